@@ -1,0 +1,1 @@
+"""Command-line entry points: ``asr <subcommand>``; each subcommand module has ``main(argv)``."""

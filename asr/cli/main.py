@@ -1,0 +1,67 @@
+"""The ``asr`` command: dispatches ``asr <subcommand> ...`` to ``asr.cli.<module>.main(argv)``.
+
+Subcommand modules are imported lazily so ``asr --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module under asr.cli, one-line description)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "validate-data-dir": ("datadir_tools", "check a Kaldi data dir (Kaldi's validate_data_dir.sh rules)"),
+    "fix-data-dir": ("datadir_tools", "sort a data dir and keep only utterances present in every file"),
+    "subset-data-dir": ("datadir_tools", "select utterances or speakers of a data dir"),
+    "split-data": ("datadir_tools", "split a data dir into N parts (per speaker or per utterance)"),
+    "combine-data": ("datadir_tools", "combine several data dirs into one"),
+    "copy-data-dir": ("datadir_tools", "copy a data dir, optionally prefixing utterance/speaker ids"),
+    "perturb-data-dir-speed": ("datadir_tools", "make a speed-perturbed copy of a data dir"),
+    "compute-utt2dur": ("datadir_tools", "write utt2dur for a data dir"),
+    "compute-fbank": ("compute_fbank", "compute log-mel filterbank features into Kaldi ark/scp"),
+    "compute-cmvn-stats": ("compute_cmvn_stats", "accumulate CMVN statistics (per speaker or global)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: asr <subcommand> [options] ...", "", "subcommands:"]
+    width = max(len(n) for n in SUBCOMMANDS)
+    for name, (_, desc) in SUBCOMMANDS.items():
+        lines.append(f"  {name:<{width}}  {desc}")
+    lines += ["", "Run 'asr <subcommand> --help' for the options of one subcommand."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asr`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        from asr import __version__
+
+        print(f"asr {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"asr: unknown subcommand '{name}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    from asr.errors import AsrError
+
+    module = importlib.import_module(f"asr.cli.{SUBCOMMANDS[name][0]}")
+    try:
+        # Modules serving several subcommands take the subcommand name first.
+        if hasattr(module, "main_for"):
+            return int(module.main_for(name, rest) or 0)
+        return int(module.main(rest) or 0)
+    except AsrError as e:
+        print(f"asr {name}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"asr {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

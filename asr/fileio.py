@@ -1,0 +1,53 @@
+"""Atomic file writing: the one way this toolkit writes outputs that must not be lost.
+
+A partially written file is never visible under its final name: data goes to a
+temporary file in the same directory, is flushed to disk, then renamed over the
+target (``os.replace`` is atomic on POSIX within one filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; rename it over ``path`` on success.
+
+    Args:
+        path: final file name.
+        mode: ``"w"`` (text, default) or ``"wb"`` (binary).
+        encoding: text encoding (ignored in binary mode), default utf-8.
+
+    Yields:
+        The open temporary file. If the ``with`` body raises, the temporary
+        file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if "b" in mode:
+            f = os.fdopen(fd, mode)
+        else:
+            f = os.fdopen(fd, mode, encoding=encoding, newline="\n")
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_save_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path, "wb", encoding=None) as f:
+        f.write(data)
