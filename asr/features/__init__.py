@@ -1,0 +1,1 @@
+"""Feature frontend: Kaldi-compatible filterbanks, CMVN, deltas, splicing, augmentation, storage."""
