@@ -20,6 +20,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compute-utt2dur": ("datadir_tools", "write utt2dur for a data dir"),
     "compute-fbank": ("compute_fbank", "compute log-mel filterbank features into Kaldi ark/scp"),
     "compute-cmvn-stats": ("compute_cmvn_stats", "accumulate CMVN statistics (per speaker or global)"),
+    "train": ("train", "train an acoustic model (CTC) from Kaldi data dirs"),
+    "decode": ("decode", "decode a data dir with a trained model and score it"),
+    "transcribe": ("transcribe", "transcribe audio files with a trained model"),
 }
 
 
