@@ -29,24 +29,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/asr ]; t
   exit 0
 fi
 
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  # Prefer a CPU build of torch that is already on local disk (pip's find-links),
-  # so a fresh machine does not download several GB of CUDA wheels.
-  pyver=$(.venv/bin/python -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-  wheel=""
-  for d in ${PIP_FIND_LINKS:-} /opt/wheels; do
-    [ -d "$d" ] || continue
-    w=$(ls "$d"/torch-*"$pyver"*.whl 2>/dev/null | sort -V | tail -n 1 || true)
-    [ -n "$w" ] && { wheel=$w; break; }
-  done
-  if [ -n "$wheel" ]; then
-    echo "setup: installing torch from $wheel"
-    $pip install -q "$wheel"
-  else
-    echo "setup: installing torch from the package index"
-    $pip install -q torch
-  fi
-fi
+# torch and torchaudio come from the package index (on this project's build machines
+# pip takes them from a local mirror); torchaudio's compiled part must match torch's build.
 echo "setup: installing asr and its dependencies into .venv"
 $pip install -q -e ".[dev]"
 echo "$want" > "$stamp"
