@@ -16,7 +16,7 @@ What it reads:
   consecutive segments of one piped recording run the command once).
 
 Samples come back as float32 the way soundfile scales them: integer PCM divided by
-its full scale, so in [-1, 1); float files are passed through unchanged (so they
+its full scale, so in [-1, 1]; float files are passed through unchanged (so they
 can exceed 1). Kaldi's int16 scale is the features module's business.
 
 Resampling uses soxr at ``"HQ"`` quality (linear phase, the filter's delay
@@ -65,9 +65,8 @@ RESAMPLE_QUALITY = "HQ"
 MAX_SEGMENT_OVERSHOOT = 0.5
 #: How much of a failing pipe command's stderr goes into the error message.
 _STDERR_TAIL_CHARS = 2000
-# Formats whose seek is not sample-accurate in libsndfile: read and discard instead.
+# Formats that libsndfile cannot seek in sample-accurately: decoded from the start instead.
 _INEXACT_SEEK_FORMATS = frozenset({"MP3", "MPEG"})
-_DISCARD_CHUNK = 1 << 20
 
 
 class AudioError(AsrError):
@@ -159,7 +158,8 @@ def _open(src: _Source, name: str | None) -> sf.SoundFile:
     try:
         return sf.SoundFile(str(src.path))
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError) as e:
-        raise AudioError(f"{_who(name)}cannot open audio {src.describe()}: {_lib_reason(e)}") from None
+        raise AudioError(f"{_who(name)}cannot open audio {src.describe()} (corrupt or not a format "
+                         f"libsndfile reads): {_lib_reason(e)}") from None
 
 
 def _frame_range(start: float, end: float | None, sr: int, total: int, src: _Source,
@@ -203,17 +203,13 @@ def _read_file_frames(src: _Source, channel: int | None, start: float, end: floa
             raise AudioError(f"{_who(name)}audio {src.describe()} has no samples (zero-length audio)")
         first, last = _frame_range(start, end, sr, total, src, name)
         try:
-            if first > 0:
-                if f.seekable() and f.format not in _INEXACT_SEEK_FORMATS:
-                    f.seek(first)
-                else:
-                    todo = first
-                    while todo > 0:
-                        got = f.read(min(todo, _DISCARD_CHUNK), dtype="float32", always_2d=True)
-                        if len(got) == 0:
-                            break
-                        todo -= len(got)
-            x = f.read(last - first, dtype="float32", always_2d=True)
+            if f.format in _INEXACT_SEEK_FORMATS or not f.seekable():
+                # libsndfile's MP3 decoding is only consistent when read in one call from the start
+                # (its seek lands off by up to a frame and successive reads can lose samples)
+                x = f.read(last, dtype="float32", always_2d=True)[first:]
+            else:
+                f.seek(first)
+                x = f.read(last - first, dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError) as e:
             raise AudioError(f"{_who(name)}cannot decode audio {src.describe()}: {_lib_reason(e)}") from None
     return x, sr
@@ -274,7 +270,7 @@ def read_audio(spec: str, sample_rate: int | None = None, channel: int | None = 
             the current directory).
 
     Returns:
-        ``(wave, rate)``: wave is (N,) float32 (integer PCM scaled to [-1, 1)), rate the
+        ``(wave, rate)``: wave is (N,) float32 (integer PCM scaled to [-1, 1]), rate the
         sample rate of ``wave`` (``sample_rate`` when given).
 
     Raises:
