@@ -1,0 +1,84 @@
+"""SpecAugment masks (lengths, determinism, padding) and sox-like speed perturbation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from asr.features.augment import spec_augment, speed_perturb
+
+
+def _masked(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x != y)
+
+
+def test_masks_stay_inside_lengths_and_widths():
+    x = torch.randn(4, 50, 20) + 10.0  # no real zeros
+    lens = torch.tensor([50, 30, 7, 1])
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        y = spec_augment(x, lens, num_freq_masks=2, freq_mask_width=5, num_time_masks=2, time_mask_width=8,
+                         generator=g)
+        m = _masked(x, y)
+        for i, n in enumerate(lens.tolist()):
+            assert not m[i, n:].any(), "padding was touched"
+            frames = m[i, :n].all(dim=1)  # fully masked frames (time masks)
+            bins = m[i, :n].all(dim=0)  # fully masked bins (freq masks)
+            assert frames.sum() <= 2 * 8
+            if frames.all():  # a short utterance can be masked entirely in time
+                continue
+            assert bins.sum() <= 2 * 5
+            # every changed cell belongs to a full time or frequency mask
+            assert torch.equal(m[i, :n], frames[:, None] | bins[None, :])
+        assert torch.all(y[m] == 0)
+
+
+def test_time_mask_ratio_limits_width():
+    x = torch.randn(1, 100, 4) + 10.0
+    g = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        y = spec_augment(x, torch.tensor([20]), num_freq_masks=0, num_time_masks=1, time_mask_width=50,
+                         time_mask_ratio=0.1, generator=g)
+        assert _masked(x, y)[0].all(dim=1).sum() <= 2
+
+
+def test_deterministic_with_generator_and_padding_invariant():
+    x = torch.randn(3, 40, 10) + 10.0
+    lens = torch.tensor([40, 25, 12])
+    a = spec_augment(x, lens, generator=torch.Generator().manual_seed(5), freq_mask_width=4, time_mask_width=6)
+    b = spec_augment(x, lens, generator=torch.Generator().manual_seed(5), freq_mask_width=4, time_mask_width=6)
+    torch.testing.assert_close(a, b)
+    padded = torch.cat([x, torch.randn(3, 9, 10)], dim=1)
+    c = spec_augment(padded, lens, generator=torch.Generator().manual_seed(5), freq_mask_width=4, time_mask_width=6)
+    for i, n in enumerate(lens.tolist()):
+        torch.testing.assert_close(c[i, :n], a[i, :n])
+    torch.testing.assert_close(c[:, 40:], padded[:, 40:])
+
+
+def test_no_masks_is_identity():
+    x = torch.randn(2, 5, 3)
+    y = spec_augment(x, torch.tensor([5, 3]), num_freq_masks=0, num_time_masks=0)
+    torch.testing.assert_close(y, x)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.0, 1.1])
+def test_speed_perturb_length_and_pitch(factor):
+    sr = 8000
+    n = 8001
+    t = np.arange(n) / sr
+    wave = torch.from_numpy((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    out = speed_perturb(wave, sr, factor)
+    assert out.shape == (round(n / factor),) and out.dtype == torch.float32
+    # sox speed changes the pitch by the same factor: the tone moves to 440 * factor Hz
+    spec = np.abs(np.fft.rfft(out[1000:-1000].numpy() * np.hanning(len(out) - 2000)))
+    peak = np.argmax(spec) * sr / (len(out) - 2000)
+    assert abs(peak - 440 * factor) < 5
+    assert speed_perturb(wave.numpy(), sr, factor).shape == out.shape
+
+
+def test_speed_perturb_rejects_bad_input():
+    with pytest.raises(ValueError):
+        speed_perturb(torch.zeros(10), 8000, 0.0)
+    with pytest.raises(ValueError):
+        speed_perturb(torch.zeros(2, 10), 8000, 1.1)
