@@ -9,11 +9,15 @@ What it reads:
   any shell command ending in ``|``): run with ``/bin/sh`` like Kaldi's ``popen``,
   stdout decoded as above; a failing command is an :class:`AudioError` carrying
   the command and the end of its stderr;
+- Kaldi offset rxfilenames into wave archives (``wav.ark:1234``, as written by
+  ``wav-copy ... ark,scp:`` or ``kaldiio.save_ark``), used only when no file has the
+  literal name;
 - Kaldi ``segments`` cuts (``start``/``end`` in seconds, ``end`` -1 = to the end).
   From a file only the needed frames are decoded (seek + read), so cutting a
   short segment out of an hour-long recording is cheap. A pipe is run and decoded
   whole, then cut (:func:`iter_utterances` keeps the last decoded pipe so that
-  consecutive segments of one piped recording run the command once).
+  consecutive segments of one piped recording run the command once); so is an
+  archive entry.
 
 Samples come back as float32 the way soundfile scales them: integer PCM divided by
 its full scale, so in [-1, 1]; float files are passed through unchanged (so they
@@ -42,6 +46,7 @@ import io
 import logging
 import math
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,6 +70,8 @@ RESAMPLE_QUALITY = "HQ"
 MAX_SEGMENT_OVERSHOOT = 0.5
 #: How much of a failing pipe command's stderr goes into the error message.
 _STDERR_TAIL_CHARS = 2000
+# Kaldi's offset rxfilename "archive.ark:1234", tried only when no file has the literal name.
+_ARK_OFFSET = re.compile(r"^(.+):(\d+)$")
 # Formats that libsndfile cannot seek in sample-accurately: decoded from the start instead.
 _INEXACT_SEEK_FORMATS = frozenset({"MP3", "MPEG"})
 
@@ -83,15 +90,23 @@ class SegmentLike(Protocol):
 
 @dataclass(frozen=True)
 class _Source:
-    """A resolved ``wav.scp`` value: a file path or a shell command whose stdout is audio."""
+    """A resolved ``wav.scp`` value: a file, an entry of a wave archive, or a command whose stdout is audio."""
 
     path: Path | None = None
     command: str | None = None
     cwd: Path | None = None
+    offset: int | None = None  # byte offset of a WAV inside a Kaldi archive ("wav.ark:1234")
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the audio has to be fetched whole (pipe output, archive entry) before decoding."""
+        return self.command is not None or self.offset is not None
 
     def describe(self) -> str:
         if self.command is not None:
             return f"pipe command '{self.command} |'"
+        if self.offset is not None:
+            return f"archive entry '{self.path}:{self.offset}'"
         return f"file '{self.path}'"
 
 
@@ -109,10 +124,40 @@ def _resolve(spec: str, root: PathLike | None, name: str | None) -> _Source:
         if not command:
             raise AudioError(f"{_who(name)}empty pipe command '{text}'")
         return _Source(command=command, cwd=Path(root) if root is not None else None)
-    path = Path(text)
-    if root is not None and not path.is_absolute():
-        path = Path(root) / path
+    path = _under(Path(text), root)
+    m = _ARK_OFFSET.match(text)
+    if m and not path.exists():
+        ark = _under(Path(m[1]), root)
+        if ark.is_file():
+            return _Source(path=ark, offset=int(m[2]))
     return _Source(path=path)
+
+
+def _under(path: Path, root: PathLike | None) -> Path:
+    return Path(root) / path if root is not None and not path.is_absolute() else path
+
+
+def _read_ark_wav(src: _Source, name: str | None) -> bytes:
+    """The bytes of one RIFF/WAV object stored in a Kaldi archive (``wav-copy ... ark:``) at an offset."""
+    assert src.path is not None and src.offset is not None
+    try:
+        with open(src.path, "rb") as f:
+            f.seek(src.offset)
+            head = f.read(8)
+            if len(head) < 8 or head[:4] != b"RIFF":
+                raise AudioError(f"{_who(name)}{src.describe()} is not a WAV object (no RIFF header at the offset)")
+            size = int.from_bytes(head[4:8], "little")
+            body = f.read(size)
+    except OSError as e:
+        raise AudioError(f"{_who(name)}cannot read {src.describe()}: {e.strerror or e}") from None
+    if len(body) < size:
+        raise AudioError(f"{_who(name)}{src.describe()} is truncated ({len(body)} of {size} bytes)")
+    return head + body
+
+
+def _fetch(src: _Source, name: str | None) -> bytes:
+    """All the bytes of an in-memory source: a pipe's stdout or an archive entry."""
+    return _run_pipe(src, name) if src.command is not None else _read_ark_wav(src, name)
 
 
 def _lib_reason(e: Exception) -> str:
@@ -143,7 +188,8 @@ def _decode_bytes(data: bytes, src: _Source, name: str | None) -> tuple[np.ndarr
     try:
         x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError) as e:
-        raise AudioError(f"{_who(name)}cannot decode the output of {src.describe()}: {_lib_reason(e)}") from None
+        what = "the output of " if src.command is not None else ""
+        raise AudioError(f"{_who(name)}cannot decode {what}{src.describe()}: {_lib_reason(e)}") from None
     return x, int(sr)
 
 
@@ -278,10 +324,11 @@ def read_audio(spec: str, sample_rate: int | None = None, channel: int | None = 
             segment outside the recording; zero-length audio; NaN/inf samples.
     """
     src = _resolve(spec, root, name)
-    if sample_rate is not None and sample_rate <= 0:
+    if sample_rate is not None and not (sample_rate > 0 and float(sample_rate).is_integer()):
         raise AudioError(f"{_who(name)}bad target sample rate {sample_rate} for {src.describe()}")
-    if src.command is not None:
-        x, sr = _decode_bytes(_run_pipe(src, name), src, name)
+    sample_rate = int(sample_rate) if sample_rate is not None else None
+    if src.in_memory:
+        x, sr = _decode_bytes(_fetch(src, name), src, name)
         return _cut_decoded(x, sr, src, sample_rate, channel, start, end, name)
     x, sr = _read_file_frames(src, channel, start, end, name)
     return _finish(x, sr, channel, sample_rate, src, name)
@@ -318,6 +365,12 @@ def audio_info(spec: str, *, name: str | None = None, root: PathLike | None = No
     if src.command is not None:
         x, sr = _decode_bytes(_run_pipe(src, name), src, name)
         return sr, int(x.shape[0]), int(x.shape[1])
+    if src.offset is not None:
+        try:
+            with sf.SoundFile(io.BytesIO(_read_ark_wav(src, name))) as f:
+                return int(f.samplerate), int(f.frames), int(f.channels)
+        except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError) as e:
+            raise AudioError(f"{_who(name)}cannot decode {src.describe()}: {_lib_reason(e)}") from None
     with _open(src, name) as f:
         return int(f.samplerate), int(f.frames), int(f.channels)
 
@@ -350,11 +403,11 @@ def utterance_durations(wav_scp: Mapping[str, str], segments: Mapping[str, Segme
         return out
     lengths: dict[str, float] = {}
     for utt, seg in segments.items():
+        if seg.recording not in wav_scp:
+            raise AudioError(f"utterance '{utt}': recording '{seg.recording}' is not in wav.scp")
         if seg.end is not None and seg.end != -1:
             out[utt] = float(seg.end) - float(seg.start)
             continue
-        if seg.recording not in wav_scp:
-            raise AudioError(f"utterance '{utt}': recording '{seg.recording}' is not in wav.scp")
         if seg.recording not in lengths:
             sr, n, _ = audio_info(wav_scp[seg.recording], name=utt, root=root)
             lengths[seg.recording] = n / sr
@@ -405,8 +458,8 @@ def iter_utterances(wav_scp: Mapping[str, str], segments: Mapping[str, SegmentLi
                     root: PathLike | None = None) -> Iterator[tuple[str, np.ndarray, int]]:
     """Decode the utterances of a data dir one after another.
 
-    Consecutive segments of the same piped recording run its command once (the last
-    decoded pipe output is kept); file segments are read by seeking.
+    Consecutive segments of the same piped (or archived) recording run its command once
+    (the last decoded recording is kept); file segments are read by seeking.
 
     Args:
         wav_scp: recording id -> path or ``"cmd |"``.
@@ -432,10 +485,10 @@ def iter_utterances(wav_scp: Mapping[str, str], segments: Mapping[str, SegmentLi
         try:
             spec, start, end = _utt_source(wav_scp, segments, utt)
             src = _resolve(spec, root, utt)
-            if src.command is not None and segments is not None:
+            if src.in_memory and segments is not None:
                 if spec != cached_spec or cached is None:
                     cached_spec, cached = None, None
-                    cached = _decode_bytes(_run_pipe(src, utt), src, utt)
+                    cached = _decode_bytes(_fetch(src, utt), src, utt)
                     cached_spec = spec
                 wave, sr = _cut_decoded(cached[0], cached[1], src, sample_rate, channel, start, end, utt)
             else:

@@ -234,6 +234,28 @@ def test_failing_pipe_names_command_and_stderr(tmp_path: Path) -> None:
         read_audio("true |", name="utt10")
 
 
+def test_kaldi_wave_archive_offsets(tmp_path: Path) -> None:
+    kaldiio = pytest.importorskip("kaldiio")
+    a = (np.arange(1000) % 200 * 100 - 10000).astype(np.int16)
+    b = np.stack([np.arange(3000) % 50 * -300, np.arange(3000) % 7 * 1000], axis=1).astype(np.int16)
+    kaldiio.save_ark(str(tmp_path / "wav.ark"), {"r1": (16000, a), "r2": (8000, b)}, scp=str(tmp_path / "wav.scp"))
+    wav_scp = dict(line.split() for line in (tmp_path / "wav.scp").read_text().splitlines())
+    y, sr = read_audio(wav_scp["r1"], name="r1")
+    assert sr == 16000
+    np.testing.assert_array_equal(y, a / 32768)
+    y, sr = read_audio(wav_scp["r2"], channel=1, start=0.125, end=0.25, name="r2")
+    assert sr == 8000
+    np.testing.assert_array_equal(y, b[1000:2000, 1] / 32768)
+    assert audio_info(wav_scp["r2"]) == (8000, 3000, 2)
+    # relative to root, like a corpus wav.scp
+    rel = {k: v.replace(str(tmp_path) + "/", "") for k, v in wav_scp.items()}
+    assert utterance_durations(rel, None, root=tmp_path) == pytest.approx({"r1": 1000 / 16000, "r2": 3000 / 8000})
+    with pytest.raises(AudioError, match=r"'bad'.*archive entry '.*wav.ark:5'.*RIFF"):
+        read_audio(str(tmp_path / "wav.ark:5"), name="bad")
+    with pytest.raises(AudioError, match=r"'gone'.*nothing.ark:3.*does not exist"):
+        read_audio(str(tmp_path / "nothing.ark:3"), name="gone")
+
+
 # ---------------------------------------------------------------------------- segments
 
 def test_segments_cut_exact_frames(wav: tuple[Path, np.ndarray]) -> None:
