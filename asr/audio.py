@@ -305,7 +305,8 @@ def read_audio(spec: str, sample_rate: int | None = None, channel: int | None = 
     """Decode one recording (or a segment of it) from a path or a ``wav.scp`` value.
 
     Args:
-        spec: a file path, or a ``wav.scp`` pipe command ``"cmd ... |"``.
+        spec: a file path, a ``wav.scp`` pipe command ``"cmd ... |"`` or a wave-archive
+            entry ``"wav.ark:1234"``.
         sample_rate: resample to this rate in Hz (default None: keep the file's rate).
         channel: 0-based channel of multi-channel audio (default 0); None averages all channels.
         start: segment start in seconds (default 0.0).
@@ -351,7 +352,7 @@ def audio_info(spec: str, *, name: str | None = None, root: PathLike | None = No
     its output decoded.
 
     Args:
-        spec: a file path or a ``wav.scp`` pipe command ``"cmd ... |"``.
+        spec: a file path, a ``wav.scp`` pipe command ``"cmd ... |"`` or ``"wav.ark:1234"``.
         name: utterance/recording id used in error messages (default None).
         root: directory for relative paths and pipes (default None: the current directory).
 
