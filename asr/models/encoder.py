@@ -1,0 +1,255 @@
+"""Deep (B)LSTM(P) encoders and the acoustic model built on them.
+
+A layer is one of the cell types of :mod:`asr.models.cells`, uni- or
+bidirectional, with an optional recurrent projection (LSTMP, Sak et al. 2014)
+and an optional non-recurrent projection (Kaldi's LSTMP "non-recurrent
+projection": a second projection ``p_t = W_pm m_t`` of the cell output that is
+output alongside ``r_t`` but not fed back; the layer output is
+``concat(r_t, p_t)``). Bidirectional layers concatenate the forward and the
+backward outputs.
+
+The full LSTM without a non-recurrent projection runs on ``torch.nn.LSTM``
+(``proj_size`` for LSTMP; cuDNN on GPU) over packed sequences; every other
+configuration runs on :func:`asr.models.cells.fused_recurrence`. A padded batch
+gives each utterance exactly the output it gets alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from asr.features.splice import stack_frames
+from asr.models.cells import (
+    CELL_TYPES,
+    FORGET_BLOCK,
+    MODE,
+    NUM_BLOCKS,
+    NUM_RECURRENT,
+    SRNN_HIDDEN,
+    fused_recurrence,
+    reversal_index,
+)
+
+
+@dataclass
+class EncoderConfig:
+    """Acoustic model: frame stacking, a stack of recurrent layers, a linear output layer."""
+
+    cell: str = "lstm"  # lstm | lstm-srnn | lstm-srnn-out | lstm-srnn-hidden | lstm-gates (Levy et al. 2018)
+    hidden: int = 320  # cell width (memory cells per direction)
+    proj: int = 0  # recurrent projection size r_t (LSTMP); 0 = none; must be < hidden
+    nonrec_proj: int = 0  # non-recurrent projection size p_t (Kaldi LSTMP); 0 = none
+    layers: int = 4  # number of recurrent layers
+    bidirectional: bool = False  # BLSTM(P): concatenate forward and backward outputs
+    dropout: float = 0.0  # dropout on each layer's input except the first
+    forget_bias: float = 1.0  # initial forget-gate bias (ignored for lstm-gates)
+    stack: int = 1  # input frames stacked into one vector (current and future frames)
+    subsample: int = 1  # keep every subsample-th stacked frame (output frame rate reduction)
+    delay: int = 0  # unidirectional only: output t is computed after seeing input frame t + delay
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"cell {self.cell!r} is not one of {', '.join(CELL_TYPES)}")
+        if self.hidden < 1 or self.layers < 1:
+            raise ValueError(f"hidden ({self.hidden}) and layers ({self.layers}) must be >= 1")
+        if self.proj < 0 or self.nonrec_proj < 0:
+            raise ValueError(f"proj ({self.proj}) and nonrec_proj ({self.nonrec_proj}) must be >= 0")
+        if self.proj >= self.hidden:
+            raise ValueError(f"proj ({self.proj}) must be smaller than hidden ({self.hidden})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout ({self.dropout}) must be in [0, 1)")
+        if self.stack < 1 or self.subsample < 1:
+            raise ValueError(f"stack ({self.stack}) and subsample ({self.subsample}) must be >= 1")
+        if self.delay < 0:
+            raise ValueError(f"delay ({self.delay}) must be >= 0")
+        if self.delay and self.bidirectional:
+            raise ValueError("delay is for unidirectional models; a bidirectional one sees the future already")
+
+
+class RecurrentLayer(nn.Module):
+    """One uni- or bidirectional recurrent layer of any cell type (time-major).
+
+    Parameters, with D directions, H = ``hidden``, G = blocks * H:
+    ``weight_ih`` (D * G, F), ``bias`` (D * G), ``weight_hh`` (D, G_rec, R),
+    ``weight_proj`` (D, R, H) when ``proj``, ``weight_nonrec`` (D, P, H) when
+    ``nonrec_proj``. Blocks: input gate, forget gate, [output gate], candidate.
+
+    Args:
+        cell: cell type (see :mod:`asr.models.cells`).
+        input_size: F.
+        hidden: H.
+        proj: recurrent projection size R (0 = none, R = H).
+        nonrec_proj: non-recurrent projection size P (0 = none).
+        bidirectional: two directions, outputs concatenated.
+        forget_bias: initial forget-gate bias (default 1.0).
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden: int, proj: int = 0, nonrec_proj: int = 0,
+                 bidirectional: bool = False, forget_bias: float = 1.0) -> None:
+        super().__init__()
+        self.cell, self.mode = cell, MODE[cell]
+        self.hidden, self.proj, self.nonrec_proj = hidden, proj, nonrec_proj
+        self.num_directions = 2 if bidirectional else 1
+        D, H = self.num_directions, hidden
+        self.output_size = D * ((proj or H) + nonrec_proj)
+        self.use_nn_lstm = cell == "lstm" and nonrec_proj == 0
+        bound = 1.0 / math.sqrt(H)  # the initialisation of torch.nn.LSTM
+        if self.use_nn_lstm:
+            self.lstm = nn.LSTM(input_size, H, proj_size=proj, bidirectional=bidirectional)
+            with torch.no_grad():
+                for name, param in self.lstm.named_parameters():
+                    if name.startswith("bias_ih"):  # torch gate order i, f, g, o
+                        param[H:2 * H].fill_(forget_bias)
+                    elif name.startswith("bias_hh"):
+                        param[H:2 * H].zero_()
+            return
+        G = NUM_BLOCKS[self.mode] * H
+        R = proj or H
+        self.weight_ih = nn.Parameter(torch.empty(D * G, input_size).uniform_(-bound, bound))
+        bias = torch.empty(D, G).uniform_(-bound, bound)
+        if cell != "lstm-gates":
+            bias[:, FORGET_BLOCK * H:(FORGET_BLOCK + 1) * H] = forget_bias
+        self.bias = nn.Parameter(bias.reshape(D * G))
+        n_rec = NUM_RECURRENT[self.mode] * H
+        self.weight_hh = (nn.Parameter(torch.empty(D, n_rec, R).uniform_(-bound, bound))
+                          if n_rec else None)
+        self.weight_proj = (nn.Parameter(torch.empty(D, proj, H).uniform_(-bound, bound))
+                            if proj else None)
+        self.weight_nonrec = (nn.Parameter(torch.empty(D, nonrec_proj, H).uniform_(-bound, bound))
+                              if nonrec_proj else None)
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+        """Run the layer.
+
+        Args:
+            x: (T, B, F) time-major padded input.
+            x_lens: (B,) lengths (any device).
+
+        Returns:
+            (T, B, ``output_size``); frames past an utterance's length are zero.
+        """
+        T, B, _ = x.shape
+        if self.use_nn_lstm:
+            if bool((x_lens == T).all()):  # nothing to pack: same result, no packing cost
+                return self.lstm(x)[0]
+            packed = pack_padded_sequence(x, x_lens.cpu(), enforce_sorted=False)
+            return pad_packed_sequence(self.lstm(packed)[0], total_length=T)[0]
+        D, H = self.num_directions, self.hidden
+        gx = torch.addmm(self.bias, x.reshape(T * B, -1), self.weight_ih.t())  # all frames at once
+        gx = gx.reshape(T, B, D, -1).transpose(1, 2)  # (T, D, B, G)
+        idx = None
+        if D == 2:  # the backward direction runs forward over per-utterance reversed input
+            lens = x_lens.to(x.device)
+            fwd = torch.arange(T, device=x.device)[:, None].expand(T, B)
+            idx = torch.stack([fwd, reversal_index(T, lens)], 1)  # (T, 2, B), its own inverse
+            gx = torch.gather(gx, 0, idx[..., None].expand_as(gx))
+        else:
+            gx = gx.contiguous()
+        recurrent_proj = self.weight_proj if self.mode != SRNN_HIDDEN else None
+        s, m = fused_recurrence(gx, self.weight_hh, recurrent_proj, self.mode, H)
+        outs = [s]
+        if self.mode == SRNN_HIDDEN and self.weight_proj is not None:
+            outs = [torch.einsum("tdbh,drh->tdbr", m, self.weight_proj)]
+        if self.weight_nonrec is not None:
+            outs.append(torch.einsum("tdbh,dph->tdbp", m, self.weight_nonrec))
+        y = torch.cat(outs, -1) if len(outs) > 1 else outs[0]  # (T, D, B, R + P)
+        if idx is not None:
+            y = torch.gather(y, 0, idx[..., None].expand_as(y))
+        y = y.transpose(1, 2).reshape(T, B, -1)
+        mask = torch.arange(T, device=x.device)[:, None] < x_lens.to(x.device)[None, :]
+        return y * mask[..., None].to(y.dtype)
+
+
+class Encoder(nn.Module):
+    """A stack of :class:`RecurrentLayer` with dropout between layers.
+
+    Args:
+        cfg: the encoder configuration.
+        input_size: feature dimension F of each (stacked) input frame.
+    """
+
+    def __init__(self, cfg: EncoderConfig, input_size: int) -> None:
+        super().__init__()
+        layers = []
+        size = input_size
+        for _ in range(cfg.layers):
+            layer = RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, cfg.nonrec_proj,
+                                   cfg.bidirectional, cfg.forget_bias)
+            layers.append(layer)
+            size = layer.output_size
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.output_size = size
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+        """(T, B, F) time-major input, (B,) lengths -> (T, B, ``output_size``)."""
+        for k, layer in enumerate(self.layers):
+            if k > 0:
+                x = self.dropout(x)
+            x = layer(x, x_lens)
+        return x
+
+
+class AcousticModel(nn.Module):
+    """Frame stacking/subsampling -> recurrent encoder -> linear output layer.
+
+    Output delay (unidirectional models, ``delay`` = d > 0, counted in frames
+    after subsampling): each utterance's input is extended by d copies of its
+    last frame, the encoder runs over the len + d frames, and output frame t is
+    the encoder output at frame t + d. So output t (scored against target
+    frame t) has seen input frames 0 .. t + d: the targets are in effect
+    delayed by d frames relative to the input. Output lengths are unchanged.
+
+    Args:
+        cfg: the configuration.
+        input_dim: feature dimension F of the input frames.
+        num_outputs: V, output units (e.g. CTC tokens including the blank).
+    """
+
+    def __init__(self, cfg: EncoderConfig, input_dim: int, num_outputs: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.subsample = cfg.subsample
+        self.encoder = Encoder(cfg, input_dim * cfg.stack)
+        self.output = nn.Linear(self.encoder.output_size, num_outputs)
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute unnormalised output scores.
+
+        Args:
+            x: (B, T, F) padded features.
+            x_lens: (B,) valid lengths.
+
+        Returns:
+            ``(logits, out_lens)``: logits (B, T', V) with T' = ceil(T / subsample),
+            out_lens (B,) = ceil(x_lens / subsample). Frames past out_lens are
+            not meaningful.
+        """
+        x, x_lens = stack_frames(x, x_lens, self.cfg.stack, self.cfg.subsample)
+        B, T, _ = x.shape
+        d = self.cfg.delay
+        enc_lens = x_lens
+        if d:
+            t = torch.arange(T + d, device=x.device)[None, :]
+            last = (x_lens.to(x.device) - 1).clamp(min=0)[:, None]
+            idx = torch.minimum(t, last)  # frames past the end repeat the last frame
+            x = torch.gather(x, 1, idx[..., None].expand(B, T + d, x.shape[-1]))
+            enc_lens = x_lens + d
+        y = self.encoder(x.transpose(0, 1), enc_lens)  # (T + d, B, H)
+        if d:
+            y = y[d:]
+        return self.output(y.transpose(0, 1)), x_lens
+
+    def num_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def build_model(cfg: EncoderConfig, input_dim: int, num_outputs: int) -> AcousticModel:
+    """Build the acoustic model of ``cfg`` for ``input_dim`` features and ``num_outputs`` units."""
+    return AcousticModel(cfg, input_dim, num_outputs)

@@ -1,0 +1,210 @@
+"""Tests for asr.models: fused cells against step-by-step references, padding invariance, model API."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from lstm_reference import reference_layer
+
+from asr.config import ConfigError, from_dict
+from asr.models import CELL_TYPES, AcousticModel, EncoderConfig, RecurrentLayer, build_model, reverse_padded
+
+DTYPE = torch.float64  # exact comparisons; the fused kernels are dtype-generic
+
+
+def _batch(lens: list[int], F: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(max(lens), len(lens), F, generator=g, dtype=DTYPE)
+    x_lens = torch.tensor(lens)
+    for b, n in enumerate(lens):
+        x[n:, b] = 0.0
+    return x, x_lens
+
+
+CONFIGS = [(cell, bi, proj, nonrec) for cell in CELL_TYPES for bi in (False, True)
+           for proj, nonrec in ((0, 0), (5, 0), (5, 3))]
+
+
+@pytest.mark.parametrize("cell,bi,proj,nonrec", CONFIGS)
+def test_layer_matches_reference_and_is_padding_invariant(cell: str, bi: bool, proj: int, nonrec: int) -> None:
+    torch.manual_seed(0)
+    layer = RecurrentLayer(cell, 4, 7, proj=proj, nonrec_proj=nonrec, bidirectional=bi).to(DTYPE)
+    lens = [9, 4, 1, 6]
+    x, x_lens = _batch(lens, 4)
+    x.requires_grad_(True)
+    y = layer(x, x_lens)  # (T, B, O)
+    assert y.shape == (9, 4, layer.output_size)
+    assert layer.output_size == (2 if bi else 1) * ((proj or 7) + nonrec)
+    w = torch.randn_like(y)
+    (y * w).sum().backward()
+    grads = {n: p.grad.clone() for n, p in layer.named_parameters()}
+    gx = x.grad.clone()
+    layer.zero_grad()
+    for b, n in enumerate(lens):
+        xb = x.detach()[:n, b].clone().requires_grad_(True)
+        ref = reference_layer(layer, xb)
+        torch.testing.assert_close(y[:n, b], ref)  # batched == alone, == reference
+        assert torch.all(y[n:, b] == 0)
+        (ref * w[:n, b]).sum().backward()
+        torch.testing.assert_close(gx[:n, b], xb.grad)
+    for name, p in layer.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, msg=name)
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+def test_gradcheck_fused(cell: str) -> None:
+    torch.manual_seed(1)
+    layer = RecurrentLayer(cell, 3, 4, proj=2 if cell != "lstm" else 0, nonrec_proj=2,
+                           bidirectional=True).to(DTYPE)
+    x, x_lens = _batch([5, 3], 3)
+    params = list(layer.parameters())
+
+    def f(x: torch.Tensor, *ps: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(layer, dict(zip([n for n, _ in layer.named_parameters()], ps)),
+                                          (x, x_lens))
+
+    assert torch.autograd.gradcheck(f, (x.requires_grad_(True), *params))
+
+
+def test_forget_bias_init() -> None:
+    for cell in CELL_TYPES:
+        layer = RecurrentLayer(cell, 3, 4, forget_bias=2.5)
+        if layer.use_nn_lstm:
+            b = layer.lstm.bias_ih_l0 + layer.lstm.bias_hh_l0
+        else:
+            b = layer.bias
+        if cell == "lstm-gates":
+            assert not torch.all(b == 2.5)
+        else:
+            assert torch.all(b[4:8] == 2.5), cell
+
+
+def test_reverse_padded_is_involution() -> None:
+    x = torch.arange(12.0).reshape(4, 3, 1)
+    lens = torch.tensor([4, 2, 1])
+    y = reverse_padded(x, lens)
+    assert y[:, 0, 0].tolist() == [9.0, 6.0, 3.0, 0.0]
+    assert y[:, 1, 0].tolist() == [4.0, 1.0, 7.0, 10.0]
+    assert torch.equal(reverse_padded(y, lens), x)
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+@pytest.mark.parametrize("bi", [False, True])
+def test_model_padding_invariance_with_stacking(cell: str, bi: bool) -> None:
+    torch.manual_seed(0)
+    cfg = EncoderConfig(cell=cell, hidden=8, proj=4, layers=2, bidirectional=bi, stack=3, subsample=2,
+                        delay=0 if bi else 2)
+    model = build_model(cfg, 5, 6).to(DTYPE).eval()
+    lens = [13, 7, 2]
+    x = torch.randn(3, 13, 5, dtype=DTYPE)
+    for b, n in enumerate(lens):
+        x[b, n:] = 0
+    logits, out_lens = model(x, torch.tensor(lens))
+    assert logits.shape == (3, 7, 6)
+    assert out_lens.tolist() == [7, 4, 1]
+    for b, n in enumerate(lens):
+        alone, alone_lens = model(x[b:b + 1, :n], torch.tensor([n]))
+        assert alone_lens.item() == out_lens[b]
+        torch.testing.assert_close(logits[b, :out_lens[b]], alone[0])
+
+
+def test_delay_shifts_outputs() -> None:
+    torch.manual_seed(0)
+    base = EncoderConfig(cell="lstm-srnn", hidden=8, layers=1)
+    m0 = build_model(base, 3, 4).to(DTYPE)
+    m2 = build_model(dataclasses.replace(base, delay=2), 3, 4).to(DTYPE)
+    m2.load_state_dict(m0.state_dict())
+    x = torch.randn(1, 6, 3, dtype=DTYPE)
+    y0, _ = m0(x, torch.tensor([6]))
+    y2, lens = m2(x, torch.tensor([6]))
+    assert lens.tolist() == [6]
+    # output t of the delayed model is output t + 2 of the plain one...
+    torch.testing.assert_close(y2[0, :4], y0[0, 2:])
+    # ...and the last outputs see the last frame repeated
+    x_ext = torch.cat([x, x[:, -1:].expand(1, 2, 3)], 1)
+    y_ext, _ = m0(x_ext, torch.tensor([8]))
+    torch.testing.assert_close(y2[0], y_ext[0, 2:])
+    # output t does not depend on frames after t + 2
+    x_late = x.clone()
+    x_late[0, 5] += 1.0
+    y_late, _ = m2(x_late, torch.tensor([6]))
+    torch.testing.assert_close(y_late[0, :3], y2[0, :3])
+    assert not torch.allclose(y_late[0, 3], y2[0, 3])
+
+
+def test_model_api_and_parameter_count() -> None:
+    cfg = EncoderConfig(hidden=16, proj=8, layers=2, bidirectional=True)
+    model = build_model(cfg, 10, 5)
+    assert isinstance(model, AcousticModel)
+    assert model.subsample == 1
+    expected = 0
+    for k in range(2):
+        F = 10 if k == 0 else 16
+        expected += 2 * (4 * 16 * F + 4 * 16 * 8 + 2 * 4 * 16 + 8 * 16)  # ih, hh, two biases, proj
+    expected += 16 * 5 + 5
+    assert model.num_parameters() == expected
+    custom = build_model(dataclasses.replace(cfg, cell="lstm-srnn-hidden"), 10, 5)
+    expected = sum(2 * (3 * 16 * F + 3 * 16 + 8 * 16) for F in (10, 16)) + 16 * 5 + 5
+    assert custom.num_parameters() == expected
+
+
+def test_dropout_between_layers_only_in_training() -> None:
+    model = build_model(EncoderConfig(cell="lstm-gates", hidden=8, layers=3, dropout=0.5), 3, 4)
+    x, lens = torch.randn(2, 5, 3), torch.tensor([5, 4])
+    model.eval()
+    torch.testing.assert_close(model(x, lens)[0], model(x, lens)[0])
+    model.train()
+    assert not torch.allclose(model(x, lens)[0], model(x, lens)[0])
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="cell"):
+        EncoderConfig(cell="gru")
+    with pytest.raises(ValueError, match="delay"):
+        EncoderConfig(bidirectional=True, delay=1)
+    with pytest.raises(ValueError, match="proj"):
+        EncoderConfig(hidden=8, proj=8)
+    with pytest.raises(ConfigError, match="cell"):
+        from_dict(EncoderConfig, {"cell": "lstm-foo"})
+    cfg = from_dict(EncoderConfig, {"cell": "lstm-srnn-out", "proj": "64", "bidirectional": "true"})
+    assert cfg.proj == 64 and cfg.bidirectional
+
+
+def test_cell_types_train() -> None:
+    """A few optimiser steps lower the loss for every cell type (the gradients are usable)."""
+    torch.manual_seed(0)
+    x, lens = torch.randn(4, 12, 5), torch.tensor([12, 10, 8, 5])
+    target = torch.randint(0, 3, (4, 12))
+    for cell in CELL_TYPES:
+        model = build_model(EncoderConfig(cell=cell, hidden=16, proj=8, layers=2), 5, 3)
+        opt = torch.optim.Adam(model.parameters(), lr=0.02)
+        losses = []
+        for _ in range(15):
+            logits, _ = model(x, lens)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), target.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[-1] < losses[0] * 0.9, cell
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", CELL_TYPES)
+def test_cuda_matches_cpu(cell: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(EncoderConfig(cell=cell, hidden=16, proj=8, layers=2, bidirectional=True), 5, 4)
+    x, lens = torch.randn(3, 9, 5), torch.tensor([9, 6, 2])
+    y_cpu, _ = model(x, lens)
+    y_cpu.sum().backward()
+    g_cpu = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.cuda()
+    y_gpu, _ = model(x.cuda(), lens.cuda())
+    y_gpu.sum().backward()
+    for b, n in enumerate(lens.tolist()):
+        torch.testing.assert_close(y_gpu[b, :n].cpu(), y_cpu[b, :n], atol=1e-4, rtol=1e-4)
+    for p, g in zip(model.parameters(), g_cpu):
+        torch.testing.assert_close(p.grad.cpu(), g, atol=1e-3, rtol=1e-3)
