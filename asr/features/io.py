@@ -88,9 +88,11 @@ def read_feats(rxspec: str) -> np.ndarray:
     import kaldiio
 
     try:
-        return kaldiio.load_mat(rxspec)
+        arr = kaldiio.load_mat(rxspec)
     except (OSError, ValueError, EOFError, RuntimeError, TypeError) as e:
         raise FeatsError(f"cannot read matrix {rxspec!r}: {e}") from e
+    # kaldiio may return a read-only view of its buffer; torch.from_numpy wants a writable array.
+    return arr if arr.flags.writeable else arr.copy()
 
 
 class FeatsReader(Mapping[str, np.ndarray]):

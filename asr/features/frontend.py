@@ -1,0 +1,277 @@
+"""The acoustic frontend: waveforms or stored features in, normalised model inputs out.
+
+Pipeline (each step a pure function from this package)::
+
+    [speed perturbation, training] -> fbank (feature_source=wav) -> deltas -> CMVN -> [SpecAugment, training]
+
+One switch, ``feature_source``, chooses between computing filterbanks on the fly
+from waveforms and reading precomputed ``feats.scp`` features; both give the
+same numbers for the same fbank options, so a model trained one way can be fed
+the other way.
+
+CMVN statistics over all ``F * (deltas + 1)`` output dimensions are applied
+after the deltas. Statistics over the ``F`` static dimensions only (what
+``compute-cmvn-stats`` writes for a ``feats.scp``) are applied before the
+deltas, as Kaldi's ``apply-cmvn | add-deltas`` pipelines do. Global
+statistics live in the ``global_stats`` buffer, so they are saved in the
+model's ``state_dict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from asr.config import ConfigError
+from asr.features.augment import spec_augment, speed_perturb
+from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
+from asr.features.deltas import add_deltas
+from asr.features.fbank import Fbank, FbankOptions
+
+FEATURE_SOURCES = ("wav", "feats")
+CMVN_MODES = ("none", "global", "speaker", "utterance")
+
+
+@dataclass
+class FrontendConfig:
+    """Feature extraction, normalisation and augmentation."""
+
+    feature_source: str = "wav"  # wav (fbank on the fly from audio) | feats (precomputed feats.scp)
+    fbank_conf: str = ""  # Kaldi fbank option file (e.g. conf/fbank.conf); "" = Kaldi defaults
+    fbank_args: list[str] = field(default_factory=list)  # extra Kaldi fbank options, after fbank_conf
+    num_mel_bins: int = 0  # overrides --num-mel-bins of fbank_conf when > 0 (0 = file or Kaldi default 23)
+    sample_frequency: float = 0.0  # overrides --sample-frequency when > 0 (Hz; audio is resampled to it)
+    cmvn: str = "global"  # none | global | speaker | utterance
+    norm_vars: bool = True  # also normalise variances (Kaldi apply-cmvn --norm-vars)
+    cmvn_stats: str = ""  # global statistics file (Kaldi matrix from compute-cmvn-stats); "" = set later
+    deltas: int = 0  # delta order: 0 none, 1 deltas, 2 deltas + delta-deltas (Kaldi add-deltas)
+    delta_window: int = 2  # delta regression window (Kaldi --delta-window)
+    num_freq_masks: int = 0  # SpecAugment frequency masks per utterance (0 = off; training only)
+    freq_mask_width: int = 27  # SpecAugment maximum frequency-mask width (bins)
+    num_time_masks: int = 0  # SpecAugment time masks per utterance (0 = off; training only)
+    time_mask_width: int = 40  # SpecAugment maximum time-mask width (frames)
+    time_mask_ratio: float = 0.2  # SpecAugment: a time mask covers at most this fraction of an utterance
+    speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
+
+
+def _fbank_args(opts: FbankOptions) -> list[str]:
+    """Kaldi-style arguments for every option that differs from the default."""
+    default = FbankOptions()
+    args = []
+    for f in dataclasses.fields(opts):
+        v = getattr(opts, f.name)
+        if v != getattr(default, f.name):
+            v = str(v).lower() if isinstance(v, bool) else v
+            args.append(f"--{f.name.replace('_', '-')}={v}")
+    return args
+
+
+def resolve_fbank_options(cfg: FrontendConfig) -> FbankOptions:
+    """The filterbank options a config describes: option file, then ``fbank_args``, then overrides.
+
+    Raises:
+        FbankError: unreadable file or bad option (the message names the file and line).
+    """
+    opts = FbankOptions.from_kaldi_conf(cfg.fbank_conf) if cfg.fbank_conf else FbankOptions()
+    args = _fbank_args(opts) + list(cfg.fbank_args)
+    if cfg.num_mel_bins > 0:
+        args.append(f"--num-mel-bins={cfg.num_mel_bins}")
+    if cfg.sample_frequency > 0:
+        args.append(f"--sample-frequency={cfg.sample_frequency}")
+    return FbankOptions.from_kaldi_args(args) if args else opts
+
+
+class Frontend(nn.Module):
+    """fbank (if waveforms) -> deltas -> CMVN -> SpecAugment (training), on padded batches.
+
+    Args:
+        cfg: the configuration (default: :class:`FrontendConfig` ()).
+
+    Raises:
+        ConfigError: an unknown ``feature_source`` or ``cmvn`` mode, or a bad value.
+        FbankError: bad filterbank options.
+    """
+
+    def __init__(self, cfg: FrontendConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg if cfg is not None else FrontendConfig()
+        if cfg.feature_source not in FEATURE_SOURCES:
+            raise ConfigError(f"frontend.feature_source: {cfg.feature_source!r} is not one of {list(FEATURE_SOURCES)}")
+        if cfg.cmvn not in CMVN_MODES:
+            raise ConfigError(f"frontend.cmvn: {cfg.cmvn!r} is not one of {list(CMVN_MODES)}")
+        if cfg.deltas < 0 or cfg.delta_window < 1:
+            raise ConfigError(f"frontend: bad deltas={cfg.deltas} / delta_window={cfg.delta_window}")
+        if any(f <= 0 for f in cfg.speed_perturb):
+            raise ConfigError(f"frontend.speed_perturb: factors must be positive, got {cfg.speed_perturb}")
+        if cfg.speed_perturb and cfg.feature_source != "wav":
+            raise ConfigError("frontend.speed_perturb needs feature_source=wav (it changes the waveform)")
+        self.fbank_opts = resolve_fbank_options(cfg)
+        self.fbank = Fbank(self.fbank_opts) if cfg.feature_source == "wav" else None
+        self.feat_dim = self.fbank_opts.num_features
+        # Count 0 = not set yet; the shape follows the statistics given (static or full dimension).
+        self.register_buffer("global_stats", torch.zeros(2, self.output_dim + 1, dtype=torch.float64))
+        if cfg.cmvn == "global" and cfg.cmvn_stats:
+            self.set_global_stats(read_cmvn_stats(cfg.cmvn_stats))
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def output_dim(self) -> int:
+        """Feature dimension D of the output: ``F * (deltas + 1)``."""
+        return self.feat_dim * (self.cfg.deltas + 1)
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds between output frames."""
+        return self.fbank_opts.frame_shift / 1000.0
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate (Hz) the waveforms must have."""
+        return int(self.fbank_opts.sample_frequency)
+
+    @property
+    def needs_global_stats(self) -> bool:
+        """True when ``cmvn="global"`` and no statistics have been set yet."""
+        return self.cfg.cmvn == "global" and float(self.global_stats[0, -1]) < 1.0
+
+    def portable_config(self) -> FrontendConfig:
+        """This config with the fbank option file folded into ``fbank_args`` (no file needed to rebuild)."""
+        return dataclasses.replace(self.cfg, fbank_conf="", fbank_args=_fbank_args(self.fbank_opts),
+                                   num_mel_bins=0, sample_frequency=0.0, cmvn_stats="")
+
+    # -- CMVN statistics -----------------------------------------------------------------------
+    def _check_stats_dim(self, stats: torch.Tensor, what: str) -> None:
+        dims = {self.output_dim + 1, self.feat_dim + 1}
+        if stats.shape[-2] != 2 or stats.shape[-1] not in dims:
+            raise ConfigError(f"{what} of shape {tuple(stats.shape)} do not fit this frontend: expected "
+                              f"(2, {self.output_dim + 1}) or, applied before the deltas, (2, {self.feat_dim + 1})")
+
+    def set_global_stats(self, stats: torch.Tensor) -> None:
+        """Set the global CMVN statistics (stored in the ``state_dict``).
+
+        Args:
+            stats: (2, D+1) statistics of the pre-CMVN features (:meth:`features`),
+                or (2, F+1) statistics of the static features (applied before the deltas).
+        """
+        stats = torch.as_tensor(stats, dtype=torch.float64)
+        if stats.dim() != 2:
+            raise ConfigError(f"global CMVN statistics must be (2, F+1), got shape {tuple(stats.shape)}")
+        self._check_stats_dim(stats, "global CMVN statistics")
+        self.global_stats = stats.to(self.global_stats.device).clone()
+
+    def load_global_stats(self, path: str) -> None:
+        """Read global statistics from a Kaldi matrix file (``compute-cmvn-stats`` output)."""
+        self.set_global_stats(read_cmvn_stats(path))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        key = prefix + "global_stats"
+        if key in state_dict and state_dict[key].shape != self.global_stats.shape:
+            self.global_stats = torch.zeros_like(state_dict[key], device=self.global_stats.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # -- pipeline ------------------------------------------------------------------------------
+    def perturb_speed(self, waves: torch.Tensor, lens: torch.Tensor,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Speed-perturb each waveform by a factor drawn from ``cfg.speed_perturb``.
+
+        Args:
+            waves: (B, N) padded waveforms.
+            lens: (B,) valid samples.
+            generator: random source for the factor choice (default: torch's global one).
+
+        Returns:
+            ``(waves (B, N'), lens (B,))``, re-padded with zeros.
+        """
+        factors = self.cfg.speed_perturb
+        if not factors:
+            return waves, lens
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        pick = torch.randint(len(factors), (waves.shape[0],), generator=generator, device=gen_device).tolist()
+        out = [speed_perturb(waves[b, : int(lens[b])], self.sample_rate, factors[k]) for b, k in enumerate(pick)]
+        new_lens = torch.tensor([o.shape[0] for o in out], dtype=torch.long, device=lens.device)
+        padded = waves.new_zeros(len(out), int(new_lens.max()) if out else 0)
+        for b, o in enumerate(out):
+            padded[b, : o.shape[0]] = o
+        return padded, new_lens
+
+    def _static(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) static features: fbank of waveforms, or the stored features checked."""
+        if self.fbank is not None:
+            if x.dim() != 2:
+                raise ValueError(f"feature_source=wav expects (B, N) waveforms, got shape {tuple(x.shape)}")
+            return self.fbank(x, x_lens)
+        if x.dim() != 3 or x.shape[-1] != self.feat_dim:
+            raise ValueError(f"feature_source=feats expects (B, T, {self.feat_dim}) features, "
+                             f"got shape {tuple(x.shape)} (are the fbank options those of feats.scp?)")
+        return x, x_lens
+
+    def features(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pre-CMVN features (fbank, deltas), no augmentation: what statistics are accumulated on.
+
+        Args:
+            x: (B, N) waveforms in [-1, 1] (feature_source=wav) or (B, T, F) features.
+            x_lens: (B,) valid samples or frames.
+
+        Returns:
+            ``(feats (B, T, D), lens (B,))``; padded frames are zero.
+        """
+        feats, lens = self._static(x, x_lens)
+        return add_deltas(feats, lens, self.cfg.deltas, self.cfg.delta_window)
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor, spk_stats: torch.Tensor | None = None,
+                generator: torch.Generator | None = None,
+                train: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model inputs from waveforms or stored features.
+
+        Args:
+            x: (B, N) waveforms in [-1, 1] at :attr:`sample_rate` (feature_source=wav)
+                or (B, T, F) precomputed features (feature_source=feats), padded.
+            x_lens: (B,) valid samples (wav) or frames (feats).
+            spk_stats: (B, 2, D+1) or (B, 2, F+1) statistics of each utterance's
+                speaker; required when ``cmvn="speaker"``.
+            generator: random source for speed perturbation and SpecAugment
+                (default: torch's global generator).
+            train: apply training-only augmentation (default: ``self.training``).
+
+        Returns:
+            ``(x (B, T, D) float32, x_lens (B,))``; padded frames are zero.
+        """
+        cfg = self.cfg
+        train = self.training if train is None else train
+        if train and self.fbank is not None and cfg.speed_perturb:
+            x, x_lens = self.perturb_speed(x, x_lens, generator)
+        feats, lens = self._static(x, x_lens)
+        stats: torch.Tensor | None = None
+        if cfg.cmvn == "global":
+            if self.needs_global_stats:
+                raise ConfigError("cmvn=global but no global CMVN statistics were set "
+                                  "(frontend.cmvn_stats, or set_global_stats before use)")
+            stats = self.global_stats
+        elif cfg.cmvn == "speaker":
+            if spk_stats is None:
+                raise ValueError("cmvn=speaker needs the speakers' statistics (spk_stats)")
+            self._check_stats_dim(spk_stats, "speaker CMVN statistics")
+            stats = spk_stats.to(feats.device)
+        if stats is not None and stats.shape[-1] == self.feat_dim + 1 and cfg.deltas > 0:
+            # Static-dimension statistics: Kaldi's order, apply-cmvn then add-deltas.
+            feats = apply_cmvn(feats, lens, stats, cfg.norm_vars)
+            feats, lens = add_deltas(feats, lens, cfg.deltas, cfg.delta_window)
+        else:
+            feats, lens = add_deltas(feats, lens, cfg.deltas, cfg.delta_window)
+            if cfg.cmvn == "utterance":
+                stats = utterance_cmvn_stats(feats, lens)
+            if stats is not None:
+                feats = apply_cmvn(feats, lens, stats, cfg.norm_vars)
+        if train and (cfg.num_freq_masks > 0 or cfg.num_time_masks > 0):
+            feats = spec_augment(feats, lens, cfg.num_freq_masks, cfg.freq_mask_width, cfg.num_time_masks,
+                                 cfg.time_mask_width, cfg.time_mask_ratio, generator=generator)
+        return feats.float(), lens
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (f"source={c.feature_source}, feat_dim={self.feat_dim}, deltas={c.deltas}, cmvn={c.cmvn}, "
+                f"norm_vars={c.norm_vars}, output_dim={self.output_dim}")

@@ -1,0 +1,175 @@
+"""Frontend: wav and stored-feature paths agree, CMVN modes, stats in state_dict, augmentation in training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from asr.config import ConfigError, from_dict, to_dict
+from asr.features.cmvn import accumulate_cmvn_stats, apply_cmvn, utterance_cmvn_stats, write_cmvn_stats
+from asr.features.deltas import add_deltas
+from asr.features.fbank import Fbank, FbankOptions
+from asr.features.frontend import Frontend, FrontendConfig
+from asr.features.io import FeatsReader, write_feats
+
+
+def _waves(lens: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(len(lens), max(lens))
+    for i, n in enumerate(lens):
+        t = torch.arange(n) / 8000
+        x[i, :n] = 0.3 * torch.sin(2 * torch.pi * (300 + 100 * i) * t) + 0.05 * torch.randn(n, generator=g)
+    return x, torch.tensor(lens)
+
+
+def _conf(tmp_path, bins: int = 20) -> str:
+    p = tmp_path / "fbank.conf"
+    p.write_text(f"--sample-frequency=8000\n--num-mel-bins={bins}  # comment\n")
+    return str(p)
+
+
+def test_properties_and_overrides(tmp_path):
+    fe = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), deltas=2, cmvn="none"))
+    assert fe.sample_rate == 8000 and fe.frame_shift == pytest.approx(0.01)
+    assert fe.feat_dim == 20 and fe.output_dim == 60
+    fe = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), num_mel_bins=30, cmvn="none"))
+    assert fe.output_dim == 30 and fe.sample_rate == 8000
+    assert Frontend(FrontendConfig(cmvn="none")).sample_rate == 16000
+    # the portable config rebuilds the same frontend without the option file
+    portable = fe.portable_config()
+    assert portable.fbank_conf == "" and Frontend(portable).fbank_opts == fe.fbank_opts
+    assert from_dict(FrontendConfig, to_dict(portable)) == portable
+
+
+@pytest.mark.parametrize("bad", [dict(feature_source="on-the-fly"), dict(cmvn="per-speaker"), dict(deltas=-1),
+                                 dict(speed_perturb=[1.1], feature_source="feats"), dict(speed_perturb=[0.0])])
+def test_bad_config_is_a_config_error(bad):
+    with pytest.raises(ConfigError):
+        Frontend(FrontendConfig(**bad))
+
+
+@pytest.mark.parametrize("cmvn", ["none", "global", "utterance"])
+def test_wav_and_stored_feats_give_the_same_output(tmp_path, cmvn):
+    conf = _conf(tmp_path)
+    waves, lens = _waves([8000, 5000, 3300])
+    feats, f_lens = Fbank(FbankOptions.from_kaldi_conf(conf))(waves, lens)
+    scp = write_feats(tmp_path / "raw.ark", tmp_path / "raw.scp",
+                      ((f"u{i}", feats[i, : int(f_lens[i])].numpy()) for i in range(3)))
+    reader = FeatsReader(scp)
+    stored = torch.zeros_like(feats)
+    for i in range(3):
+        stored[i, : int(f_lens[i])] = torch.from_numpy(reader[f"u{i}"])
+    on_wav = Frontend(FrontendConfig(fbank_conf=conf, cmvn=cmvn, deltas=2)).eval()
+    on_feats = Frontend(FrontendConfig(fbank_conf=conf, cmvn=cmvn, deltas=2, feature_source="feats")).eval()
+    if cmvn == "global":
+        stats = accumulate_cmvn_stats(*on_wav.features(waves, lens))
+        on_wav.set_global_stats(stats)
+        on_feats.set_global_stats(stats)
+    y1, l1 = on_wav(waves, lens)
+    y2, l2 = on_feats(stored, f_lens)
+    assert torch.equal(l1, l2) and y1.shape == (3, int(l1.max()), 60)
+    torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-5)
+
+
+def test_pipeline_matches_the_pure_functions_and_is_batch_consistent():
+    x = torch.randn(3, 30, 5) * 4 + 2
+    lens = torch.tensor([30, 12, 7])
+    fe = Frontend(FrontendConfig(feature_source="feats", num_mel_bins=5, cmvn="utterance", deltas=1)).eval()
+    y, y_lens = fe(x, lens)
+    d, _ = add_deltas(x, lens, 1)
+    torch.testing.assert_close(y, apply_cmvn(d, lens, utterance_cmvn_stats(d, lens), norm_vars=True))
+    for i, n in enumerate(lens.tolist()):
+        single, _ = fe(x[i: i + 1, :n], lens[i: i + 1])
+        torch.testing.assert_close(y[i, :n], single[0], rtol=1e-5, atol=1e-5)
+        assert torch.all(y[i, n:] == 0)
+    padded, _ = fe(torch.cat([x, torch.randn(3, 4, 5) * 99], dim=1), lens)
+    torch.testing.assert_close(padded[:, :30], y)
+
+
+def test_speaker_stats_static_or_full_dimension():
+    x = torch.randn(2, 20, 4) * 3 + 1
+    lens = torch.tensor([20, 15])
+    fe = Frontend(FrontendConfig(feature_source="feats", num_mel_bins=4, cmvn="speaker", deltas=2)).eval()
+    with pytest.raises(ValueError, match="spk_stats"):
+        fe(x, lens)
+    static = utterance_cmvn_stats(x, lens)  # (B, 2, 5): Kaldi order, apply-cmvn | add-deltas
+    y, _ = fe(x, lens, spk_stats=static)
+    ref, _ = add_deltas(apply_cmvn(x, lens, static, True), lens, 2)
+    torch.testing.assert_close(y, ref)
+    full = utterance_cmvn_stats(*add_deltas(x, lens, 2))  # (B, 2, 13): after the deltas
+    y, _ = fe(x, lens, spk_stats=full)
+    torch.testing.assert_close(y, apply_cmvn(add_deltas(x, lens, 2)[0], lens, full, True))
+    with pytest.raises(ConfigError, match="do not fit"):
+        fe(x, lens, spk_stats=torch.ones(2, 2, 7))
+
+
+def test_global_stats_are_saved_with_the_state_dict(tmp_path):
+    cfg = FrontendConfig(feature_source="feats", num_mel_bins=4, cmvn="global", deltas=1)
+    fe = Frontend(cfg)
+    assert fe.needs_global_stats
+    x, lens = torch.randn(2, 9, 4) + 5, torch.tensor([9, 6])
+    with pytest.raises(ConfigError, match="no global CMVN"):
+        fe(x, lens)
+    fe.set_global_stats(accumulate_cmvn_stats(*fe.features(x, lens)))
+    assert not fe.needs_global_stats
+    state = fe.state_dict()
+    assert "global_stats" in state and state["global_stats"].shape == (2, 9)
+    fe2 = Frontend(cfg)
+    fe2.load_state_dict(state)
+    torch.testing.assert_close(fe2(x, lens)[0], fe(x, lens)[0])
+    # static-dimension stats (compute-cmvn-stats on feats.scp) from a file; the buffer takes their shape
+    write_cmvn_stats(tmp_path / "global_cmvn.stats", accumulate_cmvn_stats(x, lens))
+    fe3 = Frontend(FrontendConfig(feature_source="feats", num_mel_bins=4, cmvn="global", deltas=1,
+                                  cmvn_stats=str(tmp_path / "global_cmvn.stats")))
+    fe4 = Frontend(cfg)
+    fe4.load_state_dict(fe3.state_dict())
+    assert fe4.global_stats.shape == (2, 5)
+    torch.testing.assert_close(fe4(x, lens)[0], fe3(x, lens)[0])
+
+
+def test_specaugment_only_in_training():
+    cfg = FrontendConfig(feature_source="feats", num_mel_bins=10, cmvn="utterance", num_freq_masks=2,
+                         freq_mask_width=4, num_time_masks=2, time_mask_width=5)
+    fe = Frontend(cfg)
+    x, lens = torch.randn(2, 40, 10), torch.tensor([40, 30])
+    fe.eval()
+    clean, _ = fe(x, lens)
+    fe.train()
+    masked, _ = fe(x, lens, generator=torch.Generator().manual_seed(0))
+    assert (masked != clean).any()
+    again, _ = fe(x, lens, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(masked, again)
+    torch.testing.assert_close(fe(x, lens, train=False)[0], clean)
+
+
+def test_speed_perturbation_in_training_changes_lengths(tmp_path):
+    cfg = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none", speed_perturb=[0.9, 1.1])
+    fe = Frontend(cfg)
+    waves, lens = _waves([8000, 6000])
+    fe.eval()
+    _, eval_lens = fe(waves, lens)
+    fe.train()
+    _, train_lens = fe(waves, lens, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(train_lens, eval_lens)
+    for n, (e, t) in enumerate(zip(eval_lens.tolist(), train_lens.tolist())):
+        assert min(abs(t - e / f) for f in (0.9, 1.1)) <= 2, (n, e, t)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(tmp_path):
+    cfg = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="utterance", deltas=2)
+    fe = Frontend(cfg).eval()
+    waves, lens = _waves([8000, 4000])
+    y, y_lens = fe(waves, lens)
+    fe_gpu = Frontend(cfg).cuda().eval()
+    yg, yg_lens = fe_gpu(waves.cuda(), lens.cuda())
+    assert torch.equal(yg_lens.cpu(), y_lens)
+    np.testing.assert_allclose(yg.cpu().numpy(), y.numpy(), rtol=1e-3, atol=1e-3)
+    fe_gpu.train()
+    cfg_aug = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="global", num_freq_masks=1, num_time_masks=1,
+                             speed_perturb=[0.9, 1.0])
+    fa = Frontend(cfg_aug).cuda().train()
+    fa.set_global_stats(accumulate_cmvn_stats(*fa.features(waves.cuda(), lens.cuda())))
+    out, out_lens = fa(waves.cuda(), lens.cuda())
+    assert out.is_cuda and out_lens.is_cuda and torch.isfinite(out).all()
