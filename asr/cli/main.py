@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train an acoustic model (CTC) from Kaldi data dirs"),
     "decode": ("decode", "decode a data dir with a trained model and score it"),
     "transcribe": ("transcribe", "transcribe audio files with a trained model"),
+    "score": ("score", "WER/CER of a hypothesis text against a reference"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
 }
 
