@@ -1342,7 +1342,8 @@ def perturb_data_dir_speed(factor: float | str, src: str | os.PathLike, dest: st
     return out
 
 
-def compute_utt2dur(path: str | os.PathLike, write: bool = True) -> dict[str, float]:
+def compute_utt2dur(path: str | os.PathLike, write: bool = True,
+                    root: str | os.PathLike | None = None) -> dict[str, float]:
     """Durations of the utterances of a data dir from their audio, written to ``<path>/utt2dur``.
 
     Uses ``segments`` where they give both ends, else
@@ -1351,6 +1352,8 @@ def compute_utt2dur(path: str | os.PathLike, write: bool = True) -> dict[str, fl
     Args:
         path: the data dir (needs ``wav.scp``).
         write: write ``utt2dur`` (atomically); False only returns the durations.
+        root: directory that relative ``wav.scp`` paths (and pipes) are resolved in;
+            None: the current directory.
 
     Returns:
         ``{utt: seconds}``.
@@ -1360,7 +1363,8 @@ def compute_utt2dur(path: str | os.PathLike, write: bool = True) -> dict[str, fl
     data = DataDir.load(path)
     if data.wav_scp is None:
         raise DataDirError(f"{Path(path) / 'wav.scp'}: no such file")
-    durs = {u: float(x) for u, x in utterance_durations(data.wav_scp, data.segments).items()}
+    extra = {"root": root} if root is not None else {}
+    durs = {u: float(x) for u, x in utterance_durations(data.wav_scp, data.segments, **extra).items()}
     if write:
         write_scp(Path(path) / "utt2dur", durs)
         log.info("compute_utt2dur: wrote %s (%d utterances)", Path(path) / "utt2dur", len(durs))
