@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,7 @@ def test_bpe_deterministic_round_trip_and_state(corpus_texts: list[str], tmp_pat
     back = _through_checkpoint(a)
     assert isinstance(back, BpeTokenizer) and back.model == a.model
     assert back.encode(corpus_texts[3]) == a.encode(corpus_texts[3])
+    assert pickle.loads(pickle.dumps(a)).encode(corpus_texts[3]) == a.encode(corpus_texts[3])  # DataLoader workers
     a.save(tmp_path)
     assert (tmp_path / "bpe.model").read_bytes() == a.model
     assert len((tmp_path / "units.txt").read_text().splitlines()) == 150
