@@ -47,6 +47,21 @@ def _parser(name: str, description: str, usage: str | None = None) -> argparse.A
     return p
 
 
+def _parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse with Kaldi's rule that an option's value is the next word, even one starting with '-'."""
+    takes_value = {s for a in p._actions if a.option_strings and a.nargs != 0 for s in a.option_strings}
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in takes_value and i + 1 < len(argv):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    return p.parse_args(joined)
+
+
 def _setup(args: argparse.Namespace) -> None:
     from asr.log import setup_logging
 
@@ -62,7 +77,7 @@ def _validate(argv: list[str]) -> int:
     p.add_argument("--no-spk-sort", action="store_true", help="do not require utt2spk to be sorted by speaker too")
     p.add_argument("--allow-empty-text", action="store_true", help="accept empty transcripts")
     p.add_argument("data_dir", help="the data dir")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import validate_data_dir
 
@@ -79,7 +94,7 @@ def _fix(argv: list[str]) -> int:
     p.add_argument("--utt-extra-files", default="", help="other utterance-indexed files to filter (space-separated)")
     p.add_argument("--spk-extra-files", default="", help="other speaker-indexed files to filter (space-separated)")
     p.add_argument("data_dir", help="the data dir (changed in place)")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import fix_data_dir
 
@@ -109,7 +124,7 @@ def _subset(argv: list[str]) -> int:
     how.add_argument("--spk-list", metavar="FILE", help="keep the speakers listed in FILE (first field)")
     p.add_argument("--seed", type=int, default=0, help="random seed for --speakers")
     p.add_argument("dirs", nargs="+", metavar="ARG", help="<srcdir> [<num-utt>] <destdir>")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     from asr.datadir import DataDir, read_list, select_utterances, subset_data_dir
 
     if args.utt_list or args.spk_list:
@@ -142,7 +157,7 @@ def _split(argv: list[str]) -> int:
     p.add_argument("--per-utt", action="store_true", help="split by utterance, ignoring speakers")
     p.add_argument("data_dir", help="the data dir")
     p.add_argument("num", type=_positive_int, metavar="num-to-split", help="number of parts")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import split_data
 
@@ -157,7 +172,7 @@ def _combine(argv: list[str]) -> int:
     p.add_argument("--skip-fix", type=_bool, default=False, help="true: do not run fix-data-dir on the result")
     p.add_argument("dest", help="output data dir")
     p.add_argument("srcs", nargs="+", help="source data dirs")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import combine_data
 
@@ -175,7 +190,7 @@ def _copy(argv: list[str]) -> int:
     p.add_argument("--validate", type=_bool, default=True, help="validate the copy (default true)")
     p.add_argument("src", help="source data dir")
     p.add_argument("dest", help="output data dir")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import copy_data_dir
 
@@ -191,7 +206,7 @@ def _perturb(argv: list[str]) -> int:
     p.add_argument("factor", help="speed factor, e.g. 0.9")
     p.add_argument("src", help="source data dir")
     p.add_argument("dest", help="output data dir")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import perturb_data_dir_speed
 
@@ -205,7 +220,7 @@ def _utt2dur(argv: list[str]) -> int:
     p.add_argument("--root", default=None, help="directory that relative wav.scp paths are relative to "
                    "(default: the current directory)")
     p.add_argument("data_dir", help="the data dir")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     _setup(args)
     from asr.datadir import compute_utt2dur
 
@@ -218,7 +233,7 @@ def _stream_filter(name: str, argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog=name, description="Kaldi's utils/" + name.replace("-", "_") + ".pl: reads the "
                                 "given files (standard input without any) and writes to standard output.")
     p.add_argument("files", nargs="*", help="input files (default: standard input)")
-    args = p.parse_args(argv)
+    args = _parse(p, argv)
     from asr.datadir import (
         DataDirError,
         read_scp,
