@@ -1,0 +1,54 @@
+"""``asr train``: train an acoustic model with CTC from Kaldi data dirs.
+
+Configuration: defaults <- ``--config`` YAML files <- ``--section.field value``
+overrides (e.g. ``--model.cell lstm-srnn --optim.lr 5e-4``). ``--print-config``
+shows every option with its default and meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from asr.cli.args import add_logging_args, split_overrides
+
+
+def main(argv: list[str]) -> int:
+    """Run ``asr train``; returns the exit code."""
+    p = argparse.ArgumentParser(
+        prog="asr train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: asr train --config conf/train.yaml --data.train data/train "
+               "--data.dev data/dev exp/ctc_lstm")
+    p.add_argument("exp_dir", nargs="?", help="experiment dir (checkpoints, logs, final.pt)")
+    p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--resume", action="store_true", help="continue from the newest epoch checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_logging_args(p)
+    overrides, rest = split_overrides(argv)
+    args = p.parse_args(rest)
+
+    from asr.config import load_config, to_yaml
+    from asr.train.config import ExperimentConfig
+
+    cfg = load_config(ExperimentConfig, args.config, overrides)
+    if args.print_config:
+        sys.stdout.write(to_yaml(cfg))
+        return 0
+    if not args.exp_dir:
+        p.error("the experiment dir is required")
+
+    import time
+    from pathlib import Path
+
+    from asr.log import log_command_line, setup_logging
+    from asr.train.trainer import Trainer
+
+    # One log file per run, so a resumed run does not overwrite the log of the first one.
+    default_log = Path(args.exp_dir) / "log" / f"train.{time.strftime('%Y%m%d-%H%M%S')}.log"
+    setup_logging(args.verbose, args.quiet, args.log_file or str(default_log))
+    log_command_line()
+    trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
+                      progress=not args.no_progress and sys.stderr.isatty() and not args.quiet)
+    trainer.run()
+    return 0

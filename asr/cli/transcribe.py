@@ -1,0 +1,153 @@
+"""``asr transcribe``: recognise audio files with a trained model.
+
+Inputs: audio files (any format and sample rate that ``asr.audio`` reads; audio is
+resampled to the model's rate), directories (searched recursively for audio
+files), a Kaldi ``wav.scp`` (paths or ``cmd |`` pipes), or ``-`` to read a list
+from stdin (one ``path`` or ``name path`` per line).
+
+Output formats:
+  text  ``<name> <words>`` per input
+  json  one JSON object per input: ``{"name", "text", "words": [{"word", "start", "end",
+        "confidence"}]}`` with times in seconds
+  ctm   NIST CTM lines ``<name> 1 <start> <duration> <word> <confidence>``
+
+Word times come from the frames where CTC emits each word's first and last
+token, so they are approximate (CTC posteriors are peaky); a word's confidence
+is the geometric mean of its tokens' posteriors.
+
+Example: ``asr transcribe --model egs/demo/s5/exp/ctc --format json recordings/``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import IO
+
+from asr.cli.args import add_logging_args
+from asr.errors import AsrError
+
+log = logging.getLogger("asr.transcribe")
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".nist", ".aiff", ".aif",
+                              ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".wave"})
+
+
+def collect_inputs(items: list[str], stdin: IO[str] | None = None) -> list[tuple[str, str]]:
+    """Expand command-line inputs into ``(name, source)`` pairs (source: a path or a ``cmd |`` pipe).
+
+    Args:
+        items: files, directories, ``*.scp`` files, or ``-`` (a list on ``stdin``).
+        stdin: where ``-`` reads from (default ``sys.stdin``).
+
+    Raises:
+        AsrError: an input that does not exist, a directory without audio, or no input at all.
+    """
+    from asr.datadir import read_scp
+
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if item == "-":
+            for line in (stdin or sys.stdin).read().splitlines():
+                parts = line.strip().split(maxsplit=1)
+                if not parts:
+                    continue
+                out.append((Path(parts[0]).stem, parts[0]) if len(parts) == 1 else (parts[0], parts[1]))
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                raise AsrError(f"{path}: no audio files found in this directory")
+            out += [(str(p.relative_to(path).with_suffix("")).replace("/", "_"), str(p)) for p in found]
+        elif path.is_file() and path.suffix == ".scp":
+            out += list(read_scp(path).items())
+        elif path.is_file():
+            out.append((path.stem, str(path)))
+        else:
+            raise AsrError(f"{path}: no such file or directory")
+    if not out:
+        raise AsrError("no audio to transcribe")
+    return out
+
+
+def format_result(name: str, res: object, fmt: str) -> list[str]:
+    """Output lines for one recognised input in ``fmt`` (text | json | ctm)."""
+    if fmt == "text":
+        return [f"{name} {res.text}".rstrip()]
+    if fmt == "json":
+        return [json.dumps({"name": name, "text": res.text,
+                            "words": [{"word": w.word, "start": w.start, "end": w.end,
+                                       "confidence": w.confidence} for w in res.words]}, ensure_ascii=False)]
+    return [f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.word} {w.confidence:.4f}" for w in res.words]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``asr transcribe``."""
+    p = argparse.ArgumentParser(prog="asr transcribe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint file or experiment dir (its final.pt)")
+    p.add_argument("--format", choices=("text", "json", "ctm"), default="text", help="output format (default text)")
+    p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
+    p.add_argument("--batch-size", type=int, default=16, help="inputs per batch (default 16)")
+    p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
+    p.add_argument("--output", "-o", default="-", help="output file (default - : stdout)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("audio", nargs="+", help="audio files, directories, a wav.scp, or - (a list on stdin)")
+    add_logging_args(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run ``asr transcribe``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+
+    from asr.log import setup_logging
+
+    setup_logging(args.verbose, args.quiet, args.log_file)
+    if args.batch_size < 1:
+        raise AsrError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.beam < 1:
+        raise AsrError(f"--beam must be >= 1, got {args.beam}")
+    if not Path(args.model).exists():
+        raise AsrError(f"{args.model}: model not found (a checkpoint file or an experiment dir)")
+    inputs = collect_inputs(args.audio)
+
+    import torch
+
+    from asr.audio import read_audio
+    from asr.decode.recognizer import Recognizer
+    from asr.fileio import atomic_write
+
+    rec = Recognizer(args.model, device=args.device, beam=args.beam)
+    channel = None if args.channel < 0 else args.channel
+    bar = None
+    if not args.no_progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(inputs), unit="file", desc="transcribe")
+    lines: list[str] = []
+    for start in range(0, len(inputs), args.batch_size):
+        chunk = inputs[start: start + args.batch_size]
+        waves = [torch.from_numpy(read_audio(src, sample_rate=rec.sample_rate, channel=channel, name=name)[0])
+                 for name, src in chunk]
+        for (name, _), res in zip(chunk, rec.recognize(waves)):
+            lines += format_result(name, res, args.format)
+        if bar is not None:
+            bar.update(len(chunk))
+        elif len(inputs) > 10 * args.batch_size:
+            log.info("transcribed %d/%d", min(start + args.batch_size, len(inputs)), len(inputs))
+    if bar is not None:
+        bar.close()
+    text = "".join(line + "\n" for line in lines)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        with atomic_write(args.output) as f:
+            f.write(text)
+    return 0

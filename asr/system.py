@@ -1,0 +1,189 @@
+"""A recognition system: frontend + acoustic model + tokenizer + the config that made them.
+
+:class:`System` is what a checkpoint holds and what training and decoding use:
+raw input (waveforms or precomputed filterbank matrices) -> frontend (fbank,
+deltas, CMVN, augmentation in training) -> model -> logits over the tokenizer's
+units. :meth:`System.state` / :meth:`System.from_state` turn it into plain data
+and back, so a checkpoint alone rebuilds the model *and* its frontend, without
+the YAML or the ``fbank.conf`` it was trained with (their resolved values are
+stored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+
+from asr.config import from_dict, to_dict
+from asr.errors import AsrError
+from asr.features.fbank import Fbank, FbankOptions
+from asr.features.frontend import Frontend
+from asr.models import AcousticModel, build_model
+from asr.text import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+class System(nn.Module):
+    """Frontend + acoustic model + tokenizer, with the resolved experiment config.
+
+    Args:
+        cfg: the resolved :class:`asr.train.config.ExperimentConfig`.
+        frontend: the feature frontend (holds the fbank options and CMVN statistics); its
+            config must be portable (:meth:`asr.features.frontend.Frontend.portable_config`).
+        model: the acoustic model (input dim = the frontend's output dim).
+        tokenizer: the output units (index 0 = CTC blank).
+    """
+
+    def __init__(self, cfg: Any, frontend: Frontend, model: AcousticModel, tokenizer: Tokenizer) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.frontend = frontend
+        self.model = model
+        self.tokenizer = tokenizer
+        self._fbank: Fbank | None = None
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def fbank_options(self) -> FbankOptions:
+        """The resolved filterbank options (from ``fbank.conf`` and the config)."""
+        return self.frontend.fbank_opts
+
+    @property
+    def feature_source(self) -> str:
+        """``wav`` (features computed from waveforms) or ``feats`` (precomputed, ``feats.scp``)."""
+        return self.frontend.cfg.feature_source
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate (Hz) the frontend expects; audio is resampled to it."""
+        return self.frontend.sample_rate
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per feature frame (before the model's subsampling)."""
+        return self.frontend.frame_shift
+
+    @property
+    def subsample(self) -> int:
+        """Feature frames per model output frame."""
+        return int(self.model.subsample)
+
+    @property
+    def input_dim(self) -> int:
+        """Feature dimension the model reads (the frontend's output)."""
+        return int(self.frontend.output_dim)
+
+    @property
+    def needs_global_cmvn(self) -> bool:
+        """Whether global CMVN statistics still have to be estimated (``cmvn: global`` without stats)."""
+        return self.frontend.needs_global_stats
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's parameters."""
+        return next(self.model.parameters()).device
+
+    # -- computation --------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor, train: bool = False,
+                spk_stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of a padded batch of raw inputs.
+
+        Args:
+            x: (B, N) waves in [-1, 1] at :attr:`sample_rate` (``feature_source`` wav) or
+                (B, T, F) filterbank features (``feats``), padded.
+            x_lens: (B,) valid samples or frames.
+            train: apply the frontend's training-time augmentation (speed perturbation,
+                SpecAugment), drawing from torch's global generator (default False).
+            spk_stats: (B, 2, D+1) CMVN statistics of each utterance's speaker (``cmvn: speaker``).
+
+        Returns:
+            ``(logits (B, T', V), out_lens (B,))``, unnormalised.
+        """
+        feats, f_lens = self.frontend(x, x_lens, spk_stats=spk_stats, train=train)
+        return self.model(feats, f_lens)
+
+    def static_features(self, waves: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Filterbank features (B, T, F) of waves (B, N): what ``feats.scp`` holds for this system."""
+        if self._fbank is None:
+            self._fbank = Fbank(self.fbank_options).to(waves.device)
+        return self._fbank(waves, lens)
+
+    def forward_waves(self, waves: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits from waveforms whatever the feature source (fbank computed here for a feats.scp model).
+
+        With ``cmvn: speaker`` each waveform is taken as its own speaker.
+
+        Args:
+            waves: (B, N) audio in [-1, 1] at :attr:`sample_rate`, padded.
+            lens: (B,) valid samples.
+        """
+        if self.feature_source == "feats":
+            waves, lens = self.static_features(waves, lens)
+        spk_stats = self.utterance_stats(waves, lens) if self.frontend.cfg.cmvn == "speaker" else None
+        return self(waves, lens, spk_stats=spk_stats)
+
+    @torch.no_grad()
+    def utterance_stats(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+        """(B, 2, D+1) CMVN statistics of each utterance of a padded batch of raw inputs."""
+        from asr.features.cmvn import utterance_cmvn_stats
+
+        feats, f_lens = self.frontend.features(x.to(self.device), x_lens.to(self.device))
+        return utterance_cmvn_stats(feats.double(), f_lens)
+
+    @torch.no_grad()
+    def cmvn_stats(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+        """Kaldi-layout CMVN statistics (2, D+1) of a padded batch of raw inputs (before normalisation)."""
+        return self.utterance_stats(x, x_lens).sum(0).cpu()
+
+    def set_global_cmvn(self, stats: torch.Tensor) -> None:
+        """Store global CMVN statistics (2, D+1) in the frontend (and so in every checkpoint)."""
+        self.frontend.set_global_stats(stats)
+
+    # -- (de)serialisation --------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Plain-data state: portable config, frontend (with CMVN statistics), model and tokenizer."""
+        return {"config": to_dict(self.cfg),
+                "frontend": {k: v.detach().cpu() for k, v in self.frontend.state_dict().items()},
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                "tokenizer": self.tokenizer.state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> System:
+        """Rebuild a system from :meth:`state` (or a checkpoint holding it).
+
+        Raises:
+            AsrError: the state does not fit this version of the toolkit.
+        """
+        from asr.train.config import ExperimentConfig
+
+        where = state.get("path", "checkpoint")
+        try:
+            cfg = from_dict(ExperimentConfig, state["config"], where=f"{where}: config")
+            tokenizer = Tokenizer.from_state(state["tokenizer"])
+            system = build_system(cfg, tokenizer)
+            system.frontend.load_state_dict(state["frontend"])
+            system.model.load_state_dict(state["model"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise AsrError(f"{where}: cannot rebuild the system from it ({type(e).__name__}: {e})") from e
+        return system
+
+
+def build_system(cfg: Any, tokenizer: Tokenizer) -> System:
+    """A freshly initialised system for an experiment config (seed torch before calling).
+
+    The system keeps a *portable* copy of the config: the fbank option file (and a
+    CMVN statistics file) are folded in, so its :meth:`System.state` needs no other file.
+
+    Args:
+        cfg: the resolved :class:`asr.train.config.ExperimentConfig`; ``frontend.fbank_conf``
+            and ``frontend.cmvn_stats`` are read here (relative to the current directory).
+        tokenizer: the output units.
+    """
+    frontend = Frontend(cfg.frontend)
+    model = build_model(cfg.model, frontend.output_dim, tokenizer.vocab_size)
+    return System(dataclasses.replace(cfg, frontend=frontend.portable_config()), frontend, model, tokenizer)

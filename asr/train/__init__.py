@@ -1,0 +1,1 @@
+"""Training: experiment configuration, data pipeline, checkpoints, schedules and the trainer."""

@@ -1,0 +1,68 @@
+"""The experiment configuration: everything ``asr train`` needs, as nested dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asr.features.frontend import FrontendConfig
+from asr.models import EncoderConfig
+
+
+@dataclass
+class DataConfig:
+    """Training data and batching."""
+
+    train: str = ""  # training data dir (Kaldi layout)
+    dev: str = ""  # dev data dir for loss/accuracy and the newbob schedule ("" = none)
+    units: str = "char"  # output units: char | bpe | phone
+    bpe_vocab_size: int = 100  # sentencepiece vocabulary size (units=bpe)
+    lexicon: str = ""  # pronunciation lexicon (units=phone)
+    max_frames: int = 20000  # batch limit: utterances x longest utterance, in input frames
+    max_utts: int = 64  # batch limit: utterances per batch
+    max_duration: float = 30.0  # drop training utterances longer than this (seconds)
+    cache: bool = True  # keep raw inputs (waveforms or feature matrices) in memory across epochs
+    skip_bad: bool = False  # log and skip unreadable utterances instead of stopping
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule."""
+
+    optimizer: str = "adam"  # adam | sgd (SGD uses momentum)
+    lr: float = 1e-3  # peak learning rate
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 0.0  # L2 weight decay
+    warmup_steps: int = 0  # linear warm-up steps
+    schedule: str = "newbob"  # constant | exp | newbob (halve on dev-loss plateau)
+    decay: float = 0.5  # exp: factor per epoch; newbob: halving factor
+    newbob_threshold: float = 0.0  # newbob: start halving when relative dev gain is below this
+    min_lr: float = 1e-5  # learning-rate floor
+    grad_clip: float = 5.0  # clip the gradient norm to this (0 = off)
+
+
+@dataclass
+class TrainConfig:
+    """The training loop."""
+
+    epochs: int = 10  # passes over the training data
+    seed: int = 0  # seed for initialisation, batch order, dropout and augmentation
+    criterion: str = "ctc"  # ctc (frame-level ce comes with alignments)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # mixed precision (CUDA only)
+    num_threads: int = 0  # CPU threads for torch (0 = torch's default)
+    log_interval: int = 50  # log a line every N batches
+    average_last: int = 1  # final.pt = average of the last N epoch checkpoints
+    keep_last: int = 0  # delete older epoch checkpoints beyond the last N (0 = keep all)
+    max_bad_batches: int = 20  # stop after this many batches with a non-finite loss
+    tensorboard: bool = True  # write TensorBoard scalars to <exp>/tensorboard
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines an experiment; stored in every checkpoint."""
+
+    data: DataConfig = field(default_factory=DataConfig)  # data and batching
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)  # features
+    model: EncoderConfig = field(default_factory=EncoderConfig)  # acoustic model
+    optim: OptimConfig = field(default_factory=OptimConfig)  # optimizer and schedule
+    train: TrainConfig = field(default_factory=TrainConfig)  # training loop

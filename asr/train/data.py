@@ -1,0 +1,262 @@
+"""From a Kaldi data dir to padded batches of raw input (waveforms or feature matrices).
+
+Utterances are grouped into duration-bucketed batches limited by padded input
+frames (Kaldi/EESEN practice: sorting by length keeps padding small). The raw
+input of an utterance is either its waveform (``wav.scp`` [+ ``segments``],
+features computed on the fly by the frontend) or its feature matrix
+(``feats.scp``, precomputed). Raw inputs are deterministic, so they are cached
+in memory after the first epoch; augmentation (speed perturbation, SpecAugment)
+and normalisation happen later, in the frontend, on every batch.
+
+:class:`UtteranceData` is the data object of the trainer: which utterances,
+their batches per epoch and their loading. A distributed back-end shards
+:meth:`UtteranceData.batches` without touching the training loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from asr.datadir import DataDir
+from asr.errors import AsrError
+
+log = logging.getLogger(__name__)
+
+FEATURE_SOURCES = ("wav", "feats")
+
+
+@dataclass
+class Utterance:
+    """One utterance of a data dir: what batching and the criterion need to know about it."""
+
+    utt: str  # utterance id
+    spk: str  # speaker id
+    text: str | None  # transcript (None when the data dir has none)
+    duration: float  # seconds
+
+
+def pad_sequences(seqs: Sequence[torch.Tensor], value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad tensors of shape (T_i, ...) into one (B, T_max, ...) tensor.
+
+    Args:
+        seqs: B tensors with equal trailing dimensions.
+        value: padding value (default 0.0).
+
+    Returns:
+        ``(padded (B, T_max, ...), lens (B,) int64)``.
+    """
+    lens = torch.tensor([s.shape[0] for s in seqs], dtype=torch.long)
+    out = seqs[0].new_full((len(seqs), int(lens.max()) if len(seqs) else 0, *seqs[0].shape[1:]), value)
+    for i, s in enumerate(seqs):
+        out[i, : s.shape[0]] = s
+    return out, lens
+
+
+def make_batches(durations: Sequence[float], frame_shift: float, max_frames: int, max_utts: int,
+                 shuffle: bool = True, seed: int = 0, epoch: int = 0) -> list[list[int]]:
+    """Group utterances into length-sorted batches bounded by padded input frames.
+
+    Args:
+        durations: seconds per utterance.
+        frame_shift: seconds per input frame (turns durations into frames).
+        max_frames: limit on ``utterances * longest utterance`` in frames; an utterance
+            longer than this forms a batch of its own.
+        max_utts: limit on utterances per batch.
+        shuffle: shuffle the order of the batches (default True), deterministically from
+            ``seed`` and ``epoch``.
+        seed: experiment seed (default 0).
+        epoch: epoch number (default 0): each epoch has its own batch order.
+
+    Returns:
+        Lists of indices into ``durations``; within a batch, shortest first.
+    """
+    order = sorted(range(len(durations)), key=lambda i: (durations[i], i))
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        frames = max(1, int(round(durations[i] / frame_shift)))
+        if cur and ((len(cur) + 1) * frames > max_frames or len(cur) >= max_utts):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    if shuffle:
+        random.Random(seed * 1000003 + epoch).shuffle(batches)
+    return batches
+
+
+class UtteranceData:
+    """The utterances of one data dir and the loading of their raw input.
+
+    Args:
+        path: the Kaldi data dir.
+        feature_source: ``wav`` (waveforms, features on the fly) or ``feats`` (``feats.scp``).
+        sample_rate: rate waveforms are resampled to (the frontend's); unused for ``feats``.
+        frame_shift: seconds per feature frame (durations from ``utt2num_frames``).
+        need_text: require a transcript for every utterance (default True).
+        max_duration: drop utterances longer than this many seconds (default None: keep all).
+        cache: keep raw inputs in memory after their first load (default True).
+        skip_bad: drop utterances whose audio cannot be read, with a warning (default False: raise).
+
+    Raises:
+        AsrError: missing files, no usable utterances.
+    """
+
+    def __init__(self, path: str, feature_source: str, sample_rate: int, frame_shift: float,
+                 need_text: bool = True, max_duration: float | None = None, cache: bool = True,
+                 skip_bad: bool = False) -> None:
+        if feature_source not in FEATURE_SOURCES:
+            raise AsrError(f"unknown feature source {feature_source!r} ({' | '.join(FEATURE_SOURCES)})")
+        self.data = DataDir.load(path)
+        self.path = str(path)
+        self.feature_source = feature_source
+        self.sample_rate = sample_rate
+        self.cache_enabled = cache
+        self.skip_bad = skip_bad
+        self._cache: dict[str, torch.Tensor] = {}
+        self.bad: set[str] = set()
+        self._spk_stats: dict[str, torch.Tensor] | None = None
+        d = self.data
+        if d.utt2spk is None:
+            raise AsrError(f"{path}/utt2spk: missing")
+        if need_text and d.text is None:
+            raise AsrError(f"{path}/text: missing (needed for training and scoring)")
+        if feature_source == "feats" and d.feats_scp is None:
+            raise AsrError(f"{path}/feats.scp: missing (the model reads precomputed features; "
+                           f"run steps/make_fbank.sh)")
+        if feature_source == "wav" and d.wav_scp is None:
+            raise AsrError(f"{path}/wav.scp: missing")
+        durations = self._durations(frame_shift)
+        self.utts: list[Utterance] = []
+        long = empty = 0
+        for utt in d.utts:
+            text = d.text.get(utt) if d.text is not None else None
+            if need_text and text is None:
+                raise AsrError(f"{path}/text: no transcript for utterance {utt}")
+            if need_text and not text.strip():
+                empty += 1
+                continue
+            dur = durations.get(utt)
+            if dur is None:
+                raise AsrError(f"{path}: no duration for utterance {utt} (is it in wav.scp/feats.scp?)")
+            if max_duration is not None and dur > max_duration:
+                long += 1
+                continue
+            self.utts.append(Utterance(utt, d.utt2spk[utt], text, float(dur)))
+        if long:
+            log.warning("%s: dropped %d utterances longer than %.1f s", path, long, max_duration)
+        if empty:
+            log.warning("%s: dropped %d utterances with an empty transcript", path, empty)
+        if not self.utts:
+            raise AsrError(f"{path}: no usable utterances")
+
+    def _durations(self, frame_shift: float) -> dict[str, float]:
+        d = self.data
+        if d.utt2dur is not None:
+            return dict(d.utt2dur)
+        if self.feature_source == "feats" and d.utt2num_frames is not None:
+            return {u: int(n) * frame_shift for u, n in d.utt2num_frames.items()}
+        if self.feature_source == "feats":
+            from asr.features.io import read_feats
+
+            return {u: read_feats(spec).shape[0] * frame_shift for u, spec in d.feats_scp.items()}
+        from asr.audio import utterance_durations
+
+        return utterance_durations(d.wav_scp, d.segments)
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    @property
+    def durations(self) -> list[float]:
+        """Seconds per utterance, in the order of :attr:`utts`."""
+        return [u.duration for u in self.utts]
+
+    def batches(self, frame_shift: float, max_frames: int, max_utts: int, shuffle: bool = False,
+                seed: int = 0, epoch: int = 0) -> list[list[int]]:
+        """Duration-bucketed batches of indices into :attr:`utts` (see :func:`make_batches`)."""
+        return make_batches(self.durations, frame_shift, max_frames, max_utts, shuffle, seed, epoch)
+
+    def _read(self, utt: str) -> torch.Tensor:
+        d = self.data
+        if self.feature_source == "feats":
+            from asr.features.io import read_feats
+
+            x = np.asarray(read_feats(d.feats_scp[utt]), dtype=np.float32)
+            return torch.from_numpy(x.copy())
+        from asr.audio import load_utterance
+
+        wave, _ = load_utterance(d.wav_scp, d.segments, utt, sample_rate=self.sample_rate)
+        return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+
+    def load(self, indices: Sequence[int]) -> tuple[list[Utterance], list[torch.Tensor]]:
+        """Raw inputs of some utterances: waves (N,) or feature matrices (T, F), on CPU.
+
+        Utterances that cannot be read are dropped with a warning when ``skip_bad``
+        (and never tried again), else their :class:`~asr.errors.AsrError` propagates.
+        """
+        utts, xs = [], []
+        for i in indices:
+            u = self.utts[i]
+            if u.utt in self.bad:
+                continue
+            x = self._cache.get(u.utt)
+            if x is None:
+                try:
+                    x = self._read(u.utt)
+                except AsrError as e:
+                    if not self.skip_bad:
+                        raise
+                    log.warning("skipping unreadable utterance: %s", e)
+                    self.bad.add(u.utt)
+                    continue
+                if self.cache_enabled:
+                    self._cache[u.utt] = x
+            utts.append(u)
+            xs.append(x)
+        return utts, xs
+
+    def speaker_stats(self, stats_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                      max_frames: int = 100000) -> dict[str, torch.Tensor]:
+        """Per-speaker CMVN statistics (2, D+1): from ``cmvn.scp`` if the data dir has one, else accumulated.
+
+        Args:
+            stats_fn: padded raw inputs ``(x, x_lens)`` -> (B, 2, D+1) per-utterance statistics
+                (:meth:`asr.system.System.utterance_stats`).
+            max_frames: batch size limit for the accumulation pass, in padded frames.
+        """
+        if self._spk_stats is not None:
+            return self._spk_stats
+        d = self.data
+        if d.cmvn_scp is not None:
+            from asr.features.cmvn import read_cmvn_stats
+
+            self._spk_stats = {spk: read_cmvn_stats(rx).double() for spk, rx in d.cmvn_scp.items()}
+            return self._spk_stats
+        stats: dict[str, torch.Tensor] = {}
+        shift = 0.01
+        for idx in self.batches(shift, max_frames, 256):
+            utts, xs = self.load(idx)
+            if not utts:
+                continue
+            per_utt = stats_fn(*pad_sequences(xs)).cpu()
+            for u, st in zip(utts, per_utt):
+                stats[u.spk] = stats[u.spk] + st if u.spk in stats else st.clone()
+        self._spk_stats = stats
+        return stats
+
+    def batch_speaker_stats(self, utts: Sequence[Utterance],
+                            stats_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """(B, 2, D+1) statistics of the speakers of ``utts`` (see :meth:`speaker_stats`)."""
+        stats = self.speaker_stats(stats_fn)
+        missing = sorted({u.spk for u in utts if u.spk not in stats})
+        if missing:
+            raise AsrError(f"{self.path}/cmvn.scp: no statistics for speaker(s) {', '.join(missing[:5])}")
+        return torch.stack([stats[u.spk] for u in utts])

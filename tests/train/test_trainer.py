@@ -1,0 +1,141 @@
+"""The trainer: exact resume, self-contained checkpoints, averaging, non-finite losses, outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from tinydata import tiny_overrides
+
+from asr.config import load_config
+from asr.system import System
+from asr.train.checkpoint import load_checkpoint
+from asr.train.config import ExperimentConfig
+from asr.train.trainer import Trainer, TrainingError
+
+
+def make_cfg(train: Path, dev: Path | None, **extra: object) -> ExperimentConfig:
+    return load_config(ExperimentConfig, [], tiny_overrides(train, dev, **extra))
+
+
+def model_params(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["model"]
+
+
+# Dropout, speed perturbation and SpecAugment all draw random numbers: resuming must restore them.
+RANDOM = {"model__layers": 2, "model__dropout": 0.2, "frontend__speed_perturb": "[0.9,1.0,1.1]",
+          "frontend__num_time_masks": 1, "frontend__num_freq_masks": 1}
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tiny_data, tmp_path_factory) -> Path:
+    train, dev = tiny_data
+    exp = tmp_path_factory.mktemp("exp2")
+    Trainer(make_cfg(train, dev, train__average_last=2, **RANDOM), exp).run()
+    return exp
+
+
+def test_resume_continues_exactly(tiny_data, two_epochs, tmp_path):
+    train, dev = tiny_data
+    Trainer(make_cfg(train, dev, train__epochs=1, **RANDOM), tmp_path).run()
+    assert (tmp_path / "final.pt").is_file() and not (tmp_path / "epoch-2.pt").exists()
+    Trainer(make_cfg(train, dev, train__epochs=2, **RANDOM), tmp_path, resume=True).run()
+    a, b = model_params(two_epochs / "epoch-2.pt"), model_params(tmp_path / "epoch-2.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    h1 = json.loads((two_epochs / "history.json").read_text())
+    h2 = json.loads((tmp_path / "history.json").read_text())
+    assert [r["train_loss"] for r in h1] == [r["train_loss"] for r in h2]
+
+
+def test_outputs_of_a_run(two_epochs):
+    exp = two_epochs
+    for name in ("config.yaml", "history.json", "epoch-1.pt", "epoch-2.pt", "final.pt"):
+        assert (exp / name).is_file(), name
+    assert "speed_perturb" in (exp / "config.yaml").read_text()
+    hist = json.loads((exp / "history.json").read_text())
+    assert [r["epoch"] for r in hist] == [1, 2]
+    assert all(r["train_loss"] > 0 and r["dev_loss"] > 0 and 0 <= r["dev_token_acc"] <= 1 for r in hist)
+    assert not list(exp.glob(".*.tmp"))
+
+
+def test_final_is_the_average_of_the_last_epochs(two_epochs):
+    e1, e2, final = (model_params(two_epochs / n) for n in ("epoch-1.pt", "epoch-2.pt", "final.pt"))
+    for k, v in final.items():
+        if torch.is_floating_point(v):
+            torch.testing.assert_close(v, (e1[k].double() + e2[k].double()).div(2).to(v.dtype))
+
+
+def test_checkpoint_alone_rebuilds_the_system(tiny_data, tmp_path):
+    train, dev = tiny_data
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("--num-mel-bins=17\n--sample-frequency=8000\n")
+    trainer = Trainer(make_cfg(train, None, train__epochs=1, frontend__fbank_conf=str(conf),
+                               frontend__cmvn="global"), tmp_path / "exp")
+    trainer.run()
+    conf.unlink()  # the checkpoint must not need the files the config names
+    state = load_checkpoint(tmp_path / "exp" / "epoch-1.pt")
+    for key in ("config", "model", "tokenizer", "frontend", "optimizer", "rng"):
+        assert key in state, key
+    rebuilt = System.from_state(state).eval()
+    assert rebuilt.sample_rate == 8000
+    assert rebuilt.tokenizer.tokens == trainer.system.tokenizer.tokens
+    trainer.system.eval()
+    waves = torch.randn(2, 8000) * 0.1
+    lens = torch.tensor([8000, 6000])
+    with torch.no_grad():
+        a, a_lens = trainer.system(waves, lens)
+        b, b_lens = rebuilt(waves, lens)
+    assert torch.equal(a_lens, b_lens)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_sgd_with_newbob_trains(tiny_data, tmp_path):
+    train, dev = tiny_data
+    t = Trainer(make_cfg(train, dev, optim__optimizer="sgd", optim__lr=0.05, optim__schedule="newbob",
+                         optim__warmup_steps=2, train__epochs=2), tmp_path)
+    t.run()
+    assert t.step > 0 and len(t.history) == 2
+
+
+def test_non_finite_batches_are_skipped_then_stop(tiny_data, tmp_path, caplog):
+    train, dev = tiny_data
+    exp = tmp_path / "exp"
+    Trainer(make_cfg(train, dev, train__epochs=1), exp).run()
+    before = {p.name: p.read_bytes() for p in exp.glob("*.pt")}
+
+    # One poisoned utterance: its batches are skipped with a warning naming it; training goes on.
+    t = Trainer(make_cfg(train, dev, train__epochs=2), exp, resume=True)
+    loss_fn = t.criterion.loss
+    poisoned = t.train_data.utts[0].utt
+
+    def poisoned_loss(logits, lens, targets, target_lens):
+        loss, n = loss_fn(logits, lens, targets, target_lens)
+        return (loss * float("nan"), n) if poison["on"] else (loss, n)
+
+    poison = {"on": False}
+    orig_batch = t.make_batch
+
+    def batch(data, idx, train):
+        b = orig_batch(data, idx, train)
+        poison["on"] = train and any(u.utt == poisoned for u in b.utts)
+        return b
+
+    t.make_batch = batch
+    t.criterion.loss = poisoned_loss
+    with caplog.at_level(logging.WARNING):
+        t.run()
+    assert any(poisoned in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)
+    assert (exp / "epoch-2.pt").is_file()
+
+    # Every batch non-finite: a clear error after max_bad_batches; checkpoints untouched.
+    before = {p.name: p.read_bytes() for p in exp.glob("*.pt")}
+    t = Trainer(make_cfg(train, dev, train__epochs=3, train__max_bad_batches=2), exp, resume=True)
+    t.criterion.loss = lambda *a: (torch.tensor(float("inf")), 5)
+    with pytest.raises(TrainingError, match="2 batches with a non-finite loss"):
+        t.run()
+    assert {p.name: p.read_bytes() for p in exp.glob("*.pt")} == before
