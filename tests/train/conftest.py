@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from tinydata import write_demo_dir
+
+# Test modules here and in tests/cli import the helpers in tinydata.py (pytest runs in importlib mode).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tinydata import write_demo_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
