@@ -58,8 +58,11 @@ class FrontendConfig:
     speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
 
 
-def _fbank_args(opts: FbankOptions) -> list[str]:
-    """Kaldi-style arguments for every option that differs from the default."""
+def fbank_args(opts: FbankOptions) -> list[str]:
+    """Kaldi-style arguments (``--num-mel-bins=40``) for every option that differs from the default.
+
+    ``FbankOptions.from_kaldi_args(fbank_args(opts)) == opts``.
+    """
     default = FbankOptions()
     args = []
     for f in dataclasses.fields(opts):
@@ -77,7 +80,7 @@ def resolve_fbank_options(cfg: FrontendConfig) -> FbankOptions:
         FbankError: unreadable file or bad option (the message names the file and line).
     """
     opts = FbankOptions.from_kaldi_conf(cfg.fbank_conf) if cfg.fbank_conf else FbankOptions()
-    args = _fbank_args(opts) + list(cfg.fbank_args)
+    args = fbank_args(opts) + list(cfg.fbank_args)
     if cfg.num_mel_bins > 0:
         args.append(f"--num-mel-bins={cfg.num_mel_bins}")
     if cfg.sample_frequency > 0:
@@ -140,7 +143,7 @@ class Frontend(nn.Module):
 
     def portable_config(self) -> FrontendConfig:
         """This config with the fbank option file folded into ``fbank_args`` (no file needed to rebuild)."""
-        return dataclasses.replace(self.cfg, fbank_conf="", fbank_args=_fbank_args(self.fbank_opts),
+        return dataclasses.replace(self.cfg, fbank_conf="", fbank_args=fbank_args(self.fbank_opts),
                                    num_mel_bins=0, sample_frequency=0.0, cmvn_stats="")
 
     # -- CMVN statistics -----------------------------------------------------------------------
