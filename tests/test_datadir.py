@@ -592,3 +592,23 @@ def test_compute_utt2dur(tmp_path):
     assert durs == {"a": pytest.approx(1.0), "b": pytest.approx(0.25)}
     assert DataDir.load(d).utt2dur == durs
     shutil.rmtree(d)
+
+
+# ----------------------------------------------------------------------------- the CLI in-process
+
+
+def test_cli_main_for(tmp_path, capsys):
+    from asr.cli.datadir_tools import main_for
+
+    d = make_dir(tmp_path / "d", BASE)
+    assert main_for("validate-data-dir", ["--no-feats", str(d)]) == 0
+    with pytest.raises(DataDirError, match=r"feats.scp: no such file"):
+        main_for("validate-data-dir", [str(d)])
+    assert main_for("copy-data-dir", ["--utt-prefix", "-p", "--spk-prefix=-p", str(d), str(tmp_path / "c")]) == 0
+    assert DataDir.load(tmp_path / "c").utts == ["-pa-1", "-pa-2", "-pb-1"]
+    assert main_for("subset-data-dir", ["--first", str(d), "2", str(tmp_path / "s")]) == 0
+    assert DataDir.load(tmp_path / "s").utts == ["a-1", "a-2"]
+    with pytest.raises(SystemExit):
+        main_for("subset-data-dir", ["--first", str(d), "zero", str(tmp_path / "s")])
+    assert main_for("utt2spk-to-spk2utt", [str(d / "utt2spk")]) == 0
+    assert capsys.readouterr().out == BASE["spk2utt"]
