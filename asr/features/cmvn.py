@@ -166,6 +166,35 @@ def speaker_cmvn_stats(utt_stats: Mapping[str, np.ndarray | torch.Tensor],
     return out
 
 
+def stats_for_utterances(utts: Iterable[str], utt2spk: Mapping[str, str],
+                         spk_stats: Mapping[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
+    """Stack each utterance's speaker statistics into a batch for :func:`apply_cmvn`.
+
+    Args:
+        utts: the B utterance ids of a batch, in batch order.
+        utt2spk: utterance -> speaker.
+        spk_stats: speaker -> (2, F+1) statistics, e.g. ``FeatsReader(data.cmvn_scp)``
+            (Kaldi's ``cmvn.scp`` keyed by speaker).
+
+    Returns:
+        (B, 2, F+1) float64 tensor.
+
+    Raises:
+        KeyError: an utterance without a speaker, or a speaker without statistics (the message names it).
+    """
+    rows = []
+    for utt in utts:
+        spk = utt2spk.get(utt)
+        if spk is None:
+            raise KeyError(f"utterance {utt} is not in utt2spk")
+        if spk not in spk_stats:
+            raise KeyError(f"no CMVN statistics for speaker {spk} (utterance {utt}): is cmvn.scp up to date?")
+        s = spk_stats[spk]
+        rows.append(s.detach().cpu().to(torch.float64) if isinstance(s, torch.Tensor)
+                    else torch.from_numpy(np.asarray(s, dtype=np.float64)))
+    return torch.stack(rows)
+
+
 def fake_cmvn_stats(dim: int) -> np.ndarray:
     """Statistics that normalise nothing (mean 0, variance 1, count 1): Kaldi's ``--fake``.
 

@@ -12,6 +12,7 @@ from asr.features.cmvn import (
     fake_cmvn_stats,
     read_cmvn_stats,
     speaker_cmvn_stats,
+    stats_for_utterances,
     utterance_cmvn_stats,
     write_cmvn_stats,
 )
@@ -77,7 +78,10 @@ def test_speaker_cmvn_matches_kaldi_reference(norm_vars):
     utt_stats = {u: _np_stats(f) for u, f in zip(utt_ids, utts)}
     spk = speaker_cmvn_stats(utt_stats, spk2utt)
     np.testing.assert_allclose(spk["a"], _np_stats(np.concatenate(utts[:2])), rtol=1e-10)
-    per_utt = torch.from_numpy(np.stack([spk[u[0]] for u in utt_ids]))
+    per_utt = stats_for_utterances(utt_ids, {u: u[0] for u in utt_ids}, spk)
+    assert per_utt.shape == (4, 2, 6)
+    with pytest.raises(KeyError, match="speaker c"):
+        stats_for_utterances(["c1"], {"c1": "c"}, spk)
     y = apply_cmvn(x, lens, per_utt, norm_vars=norm_vars)
     for i, u in enumerate(utts):
         ref = _np_apply(u, spk[utt_ids[i][0]], norm_vars)
@@ -136,3 +140,12 @@ def test_stats_file_is_a_kaldi_double_matrix(tmp_path):
     assert raw.startswith(b"\0BDM ")  # binary Kaldi Matrix<double>, what apply-cmvn reads
     np.testing.assert_array_equal(kaldiio.load_mat(str(tmp_path / "global_cmvn.stats")), stats.numpy())
     torch.testing.assert_close(read_cmvn_stats(tmp_path / "global_cmvn.stats"), stats)
+
+
+def test_gradient_flows_through_apply_cmvn():
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    lens = torch.tensor([5, 3])
+    stats = accumulate_cmvn_stats(torch.randn(20, 3))
+    assert torch.autograd.gradcheck(lambda v: apply_cmvn(v, lens, stats, norm_vars=True), (x,))
+    # utterance CMVN: statistics computed from x itself, gradient through both
+    assert torch.autograd.gradcheck(lambda v: apply_cmvn(v, lens, utterance_cmvn_stats(v, lens), True), (x,))
