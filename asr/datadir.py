@@ -1178,7 +1178,7 @@ def combine_data(dest: str | os.PathLike, srcs: Iterable[str | os.PathLike], ext
         out.spk2utt = _sorted_spk2utt(out.utt2spk)
     _write_dir(out, dest)
     for name in extra_files:
-        if name in _FILE_BY_NAME or name == "utt2uniq":
+        if name in _FILE_BY_NAME:  # already combined above
             continue
         if all((s / name).is_file() for s in srcs):
             merged_extra: dict[str, str] = {}
