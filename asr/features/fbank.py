@@ -414,10 +414,30 @@ def _frame_features(frames: torch.Tensor, opts: FbankOptions, tab: _Tables, buf:
     Returns:
         (..., F) features.
     """
-    size = opts.window_size
     if opts.dither > 0:
         noise = torch.randn(frames.shape, generator=generator, device=frames.device, dtype=frames.dtype)
         frames = frames + opts.dither * noise
+    feats, weak = _frame_features_core(frames, opts, tab, buf)
+    if weak is not None and bool(weak.any()):
+        # A mel band far below the frame's total power is swamped by the float32 rounding of
+        # the FFT (errors scale with the whole frame): redo those few frames in float64.
+        idx = weak.nonzero(as_tuple=True)
+        sub = frames[idx].double()
+        tab64 = _tables(_options_key(opts), frames.device, torch.float64)
+        buf64 = sub.new_zeros(sub.shape[0], buf.shape[-1])
+        feats[idx] = _frame_features_core(sub, opts, tab64, buf64)[0].to(feats.dtype)
+    return feats
+
+
+# A frame is recomputed in float64 when one of its mel energies is below this fraction of its
+# total power; on real speech that is well under 1% of frames.
+_REFINE_RATIO = 1e-9
+
+
+def _frame_features_core(frames: torch.Tensor, opts: FbankOptions, tab: _Tables,
+                         buf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`_frame_features` after the dither; also flags float32 frames to redo in float64."""
+    size = opts.window_size
     energy = None
     if opts.remove_dc_offset:
         frames = frames - frames.mean(dim=-1, keepdim=True)
@@ -435,19 +455,24 @@ def _frame_features(frames: torch.Tensor, opts: FbankOptions, tab: _Tables, buf:
         energy = x.square().sum(-1)
     spec = torch.fft.rfft(buf)[..., tab.k_begin:tab.k_end]  # (..., K)
     z = torch.view_as_real(spec).flatten(-2)  # (..., 2K): re, im, re, im, ...
+    z.square_()
     if opts.use_power:
-        mel = torch.matmul(z.square_(), tab.banks2)  # sum of re^2 + im^2 through the bins at once
+        mel = torch.matmul(z, tab.banks2)  # sums re^2 + im^2 through the bins in one product
     else:
-        mel = torch.matmul(z.square_().unflatten(-1, (-1, 2)).sum(-1).sqrt_(), tab.banks)
+        mel = torch.matmul(z.unflatten(-1, (-1, 2)).sum(-1).sqrt_(), tab.banks)
+    weak = None
+    if buf.dtype == torch.float32:
+        total = z.sum(-1)
+        weak = mel.amin(-1) < _REFINE_RATIO * (total if opts.use_power else total.sqrt())
     if opts.use_log_fbank:
         mel = mel.clamp_(min=_FLOAT_EPS).log_()
     if energy is None:
-        return mel
+        return mel, weak
     log_e = energy.clamp_(min=_FLOAT_EPS).log_()
     if opts.energy_floor > 0:
         log_e = log_e.clamp_(min=math.log(opts.energy_floor))
     parts = [mel, log_e[..., None]] if opts.htk_compat else [log_e[..., None], mel]
-    return torch.cat(parts, dim=-1)
+    return torch.cat(parts, dim=-1), weak
 
 
 # Frames per block on CPU: a block's scratch stays in cache, which makes the FFT and the
@@ -489,22 +514,19 @@ def fbank(waves: torch.Tensor, lens: torch.Tensor, opts: FbankOptions | None = N
     if t_max == 0:
         return waves.new_zeros(B, 0, F), frame_lens
     tab = _tables(_options_key(opts), device, dtype)
-    n_fft = opts.padded_window_size
-    if device.type != "cpu":  # one pass over the whole batch, then zero the padding frames
-        frames = _frames(waves, lens, opts, t_max)  # (B, T, L)
-        buf = waves.new_zeros(B, t_max, n_fft)
-        feats = _frame_features(frames, opts, tab, buf, generator)
-        mask = torch.arange(t_max, device=device)[None, :] < frame_lens[:, None]
-        return feats * mask[..., None].to(feats.dtype), frame_lens
+    frames = _frames(waves, lens, opts, t_max)  # (B, T, L), a view with snip_edges
+    # Only real frames are computed: gather them (utterance-major), in cache-sized blocks on CPU.
+    valid = torch.arange(t_max, device=device)[None, :] < frame_lens[:, None]  # (B, T)
+    b_idx, t_idx = valid.nonzero(as_tuple=True)
+    n = b_idx.numel()
+    block = _CPU_BLOCK if device.type == "cpu" else n
+    buf = waves.new_zeros(min(block, n), opts.padded_window_size)
+    flat = waves.new_empty(n, F)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        flat[s:e] = _frame_features(frames[b_idx[s:e], t_idx[s:e]], opts, tab, buf[: e - s], generator)
     feats = waves.new_zeros(B, t_max, F)
-    buf = waves.new_zeros(min(_CPU_BLOCK, t_max), n_fft)
-    for b, n in enumerate(frame_lens.tolist()):
-        if n == 0:
-            continue
-        frames = _frames(waves[b:b + 1], lens[b:b + 1], opts, n)[0]  # (n, L) view
-        for t0 in range(0, n, _CPU_BLOCK):
-            t1 = min(n, t0 + _CPU_BLOCK)
-            feats[b, t0:t1] = _frame_features(frames[t0:t1], opts, tab, buf[: t1 - t0], generator)
+    feats[b_idx, t_idx] = flat
     return feats, frame_lens
 
 

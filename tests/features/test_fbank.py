@@ -3,6 +3,7 @@ on real speech, batch consistency, padding invariance, dither, devices."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +77,14 @@ def read_int16(path: Path) -> np.ndarray:
     return samples.astype(np.float32)
 
 
+@functools.cache
 def fsdd_waves(corpora: Path, n: int) -> list[np.ndarray]:
     files = sorted((corpora / "fsdd" / "recordings").glob("*.wav"))
     step = max(1, len(files) // n)
     return [read_int16(p) for p in files[::step][:n]]
 
 
+@functools.cache
 def speechocean_waves(corpora: Path, n: int) -> list[np.ndarray]:
     root = corpora / "speechocean762"
     lines = (root / "train" / "wav.scp").read_text().splitlines()
