@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "transcribe": ("transcribe", "transcribe audio files with a trained model"),
     "score": ("score", "WER/CER of a hypothesis text against a reference"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
+    "lm-decode": ("lm_decode", "decode a data dir with a lexicon and an n-gram LM over a grid of LM weights and insertion penalties"),  # noqa: E501
 }
 
 

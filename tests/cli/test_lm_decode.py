@@ -1,0 +1,116 @@
+"""``asr lm-decode`` and ``steps/decode_lm.sh`` on a tiny trained model: Kaldi's grid layout, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from asr.cli.main import main as asr_main
+from asr.lm import estimate_kneser_ney
+
+REPO = Path(__file__).resolve().parents[2]
+WER_LINE = re.compile(r"^%WER \d+\.\d\d \[ \d+ / \d+, \d+ ins, \d+ del, \d+ sub \]")
+
+
+@pytest.fixture(scope="module")
+def lm(cli_data, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bigram LM of the training text whose vocabulary also has the test words (as a lexicon would)."""
+    train, test = cli_data
+    sents = [line.split()[1:] for line in (train / "text").read_text().splitlines()]
+    vocab = {w for line in (test / "text").read_text().splitlines() for w in line.split()[1:]}
+    path = tmp_path_factory.mktemp("lm") / "lm.arpa"
+    estimate_kneser_ney(sents, order=2, vocab=vocab).write_arpa(path)
+    return path
+
+
+def test_grid_layout(cli_data, tiny_model, lm, tmp_path):
+    _, test = cli_data
+    out = tmp_path / "decode_test"
+    out.mkdir()
+    (out / "wer_9_9").write_text("stale\n")  # scores of an earlier grid are removed
+    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "0 1.5",
+                     "--word-ins-penalties", "0 1", "--beam", "8", "--num-threads", "1", str(test), str(out)]) == 0
+    utts = sorted(line.split()[0] for line in (test / "text").read_text().splitlines())
+    grid = [(a, b) for a in ("0", "1.5") for b in ("0", "1")]
+    for a, b in grid:
+        hyp = (out / "scoring" / f"{a}_{b}.txt").read_text().splitlines()
+        assert [line.split()[0] for line in hyp] == utts
+        assert WER_LINE.match((out / f"wer_{a}_{b}").read_text())
+    assert not (out / "wer_9_9").exists()
+    best = (out / "scoring" / "best_wer").read_text()
+    m = re.fullmatch(r"(%WER .*\]) (\S+)/wer_(\S+)_(\S+)\n", best)
+    assert m and Path(m.group(2)) == out and (m.group(3), m.group(4)) in grid
+    assert min(float((out / f"wer_{a}_{b}").read_text().split()[1]) for a, b in grid) == float(best.split()[1])
+    assert ((out / "scoring" / "lmwt").read_text().strip(), (out / "scoring" / "wip").read_text().strip()) == \
+        (m.group(3), m.group(4))
+    assert (out / "text").read_text() == (out / "scoring" / f"{m.group(3)}_{m.group(4)}.txt").read_text()
+    assert (out / "wer").read_text().splitlines()[0] == m.group(1)
+    assert "#csid" in (out / "per_utt").read_text()
+    assert (out / "lang" / "lexicon.txt").is_file() and (out / "lang" / "tokens.txt").is_file()
+    log = (out / "log" / "lm_decode.log").read_text()
+    assert "lmwt 1.5 wip 1: %WER" in log and "best:" in log
+    # Every hypothesis word is a word of the LM.
+    vocab = set((out / "lang" / "lexicon.txt").read_text().split())
+    for a, b in grid:
+        for line in (out / "scoring" / f"{a}_{b}.txt").read_text().splitlines():
+            assert set(line.split()[1:]) <= vocab
+
+
+def test_single_setting_without_reference_text(cli_data, tiny_model, lm, tmp_path):
+    _, test = cli_data
+    data = tmp_path / "data"
+    shutil.copytree(test, data)
+    (data / "text").unlink()
+    out = tmp_path / "decode"
+    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weight", "1",
+                     "--word-ins-penalty", "0.5", "--nj", "2", str(data), str(out)]) == 0
+    assert (out / "text").read_text() == (out / "scoring" / "1_0.5.txt").read_text()
+    assert not list(out.glob("wer*")) and not (out / "scoring" / "best_wer").exists()
+
+
+def test_errors_are_one_line(cli_data, tiny_model, lm, tmp_path, capsys):
+    _, test = cli_data
+    out = str(tmp_path / "d")
+    cases = [
+        (["--model", str(tiny_model), "--lm", str(tmp_path / "no.arpa")], "no.arpa: no such LM file"),
+        (["--model", str(tmp_path / "nomodel"), "--lm", str(lm)], "nomodel"),
+        (["--model", str(tiny_model), "--lm", str(lm), "--lexicon", str(tmp_path / "no.txt")], "no.txt"),
+        (["--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "1 x"], "'x' is not a number"),
+        (["--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "1", "--lm-weight", "2"], "not both"),
+        (["--model", str(tiny_model), "--lm", str(lm), "--word-ins-penalties", "1 1.0"], "given twice"),
+    ]
+    for opts, message in cases:
+        assert asr_main(["lm-decode", "-q", *opts, str(test), out]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("asr lm-decode: error:") and message in err[0], err
+
+
+def test_lexicon_option_restricts_words(cli_data, tiny_model, lm, tmp_path):
+    _, test = cli_data
+    words = tmp_path / "words.txt"
+    keep = sorted({w for line in (test / "text").read_text().splitlines() for w in line.split()[1:]})[:3]
+    words.write_text("".join(f"{w} {i}\n" for i, w in enumerate(keep, 1)))
+    out = tmp_path / "decode"
+    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lexicon", str(words),
+                     "--lm-weight", "1", "--word-ins-penalty", "0", str(test), str(out)]) == 0
+    for line in (out / "text").read_text().splitlines():
+        assert set(line.split()[1:]) <= set(keep)
+
+
+@pytest.mark.skipif(shutil.which("perl") is None, reason="run.pl needs perl")
+def test_recipe_script(cli_data, tiny_model, lm, tmp_path):
+    _, test = cli_data
+    out = tmp_path / "decode_lm"
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    r = subprocess.run(["steps/decode_lm.sh", "--lm-weights", "0.5 1", "--word-ins-penalties", "0", "--beam", "4",
+                        str(tiny_model), str(lm), str(test), str(out)], cwd=REPO / "recipes", env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert WER_LINE.match(r.stdout.splitlines()[-1])
+    assert (out / "wer_0.5_0").is_file() and (out / "wer_1_0").is_file() and (out / "scoring" / "best_wer").is_file()
+    assert "# Ended (code 0)" in (out / "log" / "lm_decode.log").read_text()
