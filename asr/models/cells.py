@@ -66,111 +66,163 @@ NUM_RECURRENT = {LSTM: 4, SRNN: 3, SRNN_OUT: 2, SRNN_HIDDEN: 0, GATES: 1}
 FORGET_BLOCK = 1
 
 
-def _cell_step(a: torch.Tensor, c_prev: torch.Tensor, mode: int, h: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One element-wise step. a: (D, B, G) pre-activations -> (acts, c, tanh(c), m)."""
-    if mode == GATES:
-        m = torch.tanh(a)
-        return m, c_prev, m, m
-    if mode == LSTM:
-        acts = torch.cat([torch.sigmoid(a[..., :3 * h]), torch.tanh(a[..., 3 * h:])], -1)
-    elif mode == SRNN:
-        acts = torch.cat([torch.sigmoid(a[..., :3 * h]), a[..., 3 * h:]], -1)
-    else:  # SRNN_OUT, SRNN_HIDDEN: i, f, x~
-        acts = torch.cat([torch.sigmoid(a[..., :2 * h]), a[..., 2 * h:]], -1)
-    i, f = acts[..., :h], acts[..., h:2 * h]
-    g = acts[..., -h:]
-    c = torch.addcmul(i * g, f, c_prev)
-    tc = torch.tanh(c)
-    m = acts[..., 2 * h:3 * h] * tc if mode in (LSTM, SRNN) else tc
-    return acts, c, tc, m
+def _linear_scan(f: torch.Tensor, v: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """Element-wise linear recurrence ``y_t = f_t * y_{t-1} + v_t`` (y_{-1} = 0) over dim 0.
+
+    With ``reverse`` it runs backwards: ``y_t = f_{t+1} * y_{t+1} + v_t``, f given
+    already shifted by the caller (``f_t`` multiplies ``y_{t+1}``). One fused
+    multiply-add per step; f, v: (T, ...) -> y (T, ...).
+    """
+    y = torch.empty_like(v)
+    fs, vs, ys = f.unbind(0), v.unbind(0), y.unbind(0)
+    steps = range(v.shape[0] - 1, -1, -1) if reverse else range(v.shape[0])
+    prev = None
+    for t in steps:
+        if prev is None:
+            ys[t].copy_(vs[t])
+        else:
+            torch.addcmul(vs[t], fs[t], prev, out=ys[t])
+        prev = ys[t]
+    return y
+
+
+def _has_output_gate(mode: int) -> bool:
+    return mode in (LSTM, SRNN)
 
 
 def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
                         mode: int, h: int) -> tuple[torch.Tensor, ...]:
-    """Forward loop. Returns (s, m, acts, c, tc), each stacked over time (T, D, B, *)."""
-    T, D, B, _ = gx.shape
-    nrec = NUM_RECURRENT[mode] * h
-    r = p.shape[1] if p is not None else h
-    s_prev = gx.new_zeros(D, B, r)
-    c_prev = gx.new_zeros(D, B, h)
-    ut = u.transpose(1, 2) if u is not None else None  # (D, R, Grec)
+    """Forward pass, no autograd. Returns (s, m, acts, c, tc), each (T, D, B, *).
+
+    ``acts`` holds the activated blocks (gates after the sigmoid, candidate after
+    its non-linearity, if any); for ``lstm-gates`` acts, c and tc are all ``m``.
+    """
+    T, D, B, G = gx.shape
+    acts = gx.clone()  # pre-activations, activated in place step by step
+    if mode == SRNN_HIDDEN:  # nothing recurrent but the element-wise scan
+        acts[..., :2 * h].sigmoid_()
+        i, f, xt = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
+        c = _linear_scan(f, i * xt)
+        tc = torch.tanh(c)
+        return tc, tc, acts, c, tc
+    assert u is not None
+    nrec = u.shape[1]
+    ut = u.transpose(1, 2)  # (D, R, G_rec)
     pt = p.transpose(1, 2) if p is not None else None  # (D, H, R)
-    ss, ms, actss, cs, tcs = [], [], [], [], []
-    for t in range(T):
-        a = gx[t]
-        if ut is not None:
-            if nrec == a.shape[-1]:
-                a = torch.baddbmm(a, s_prev, ut)
-            else:
-                a = torch.cat([torch.baddbmm(a[..., :nrec], s_prev, ut), a[..., nrec:]], -1)
-        acts, c_prev, tc, m = _cell_step(a, c_prev, mode, h)
-        s_prev = torch.bmm(m, pt) if pt is not None else m
-        ss.append(s_prev)
-        ms.append(m)
-        actss.append(acts)
-        cs.append(c_prev)
-        tcs.append(tc)
-    if mode == GATES:  # acts, c and tanh(c) are all m: store nothing twice
-        m_all = torch.stack(ms)
-        s_all = torch.stack(ss) if pt is not None else m_all
-        return s_all, m_all, m_all, m_all, m_all
-    m_all = torch.stack(ms)
-    s_all = torch.stack(ss) if pt is not None else m_all
-    return s_all, m_all, torch.stack(actss), torch.stack(cs), torch.stack(tcs)
-
-
-def _recurrence_backward(d_s: torch.Tensor | None, d_m: torch.Tensor | None, acts: torch.Tensor,
-                         c: torch.Tensor, tc: torch.Tensor, u: torch.Tensor | None,
-                         p: torch.Tensor | None, mode: int, h: int
-                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Backward loop. Returns (d_a (T, D, B, G) pre-activation grads, d_s_total (T, D, B, R) or None)."""
-    T, D, B, _ = acts.shape
-    g_width = NUM_BLOCKS[mode] * h
-    nrec = NUM_RECURRENT[mode] * h
     r = p.shape[1] if p is not None else h
-    d_a = acts.new_empty(T, D, B, g_width)
-    d_s_tot = acts.new_empty(T, D, B, r) if p is not None else None
-    ds_rec = acts.new_zeros(D, B, r)
-    dc_next = acts.new_zeros(D, B, h)
-    zero_c = acts.new_zeros(D, B, h)
+    a_ts = acts.unbind(0)
+    a_rec = acts[..., :nrec].unbind(0) if nrec < G else a_ts
+    if mode == GATES:
+        m_all = acts
+        c_all = tc_all = acts
+    else:
+        nsig = 3 * h if _has_output_gate(mode) else 2 * h
+        sig_ts = acts[..., :nsig].unbind(0)
+        i_ts, f_ts, g_ts = acts[..., :h].unbind(0), acts[..., h:2 * h].unbind(0), acts[..., -h:].unbind(0)
+        o_ts = acts[..., 2 * h:3 * h].unbind(0)
+        c_all = gx.new_empty(T, D, B, h)
+        tc_all = gx.new_empty(T, D, B, h)
+        m_all = gx.new_empty(T, D, B, h) if _has_output_gate(mode) else tc_all
+    s_all = gx.new_empty(T, D, B, r) if pt is not None else m_all
+    c_ts, tc_ts, m_ts, s_ts = c_all.unbind(0), tc_all.unbind(0), m_all.unbind(0), s_all.unbind(0)
+    s_prev: torch.Tensor | None = None
+    for t in range(T):
+        if s_prev is not None:
+            a_rec[t].baddbmm_(s_prev, ut)
+        if mode == GATES:
+            a_ts[t].tanh_()
+        else:
+            sig_ts[t].sigmoid_()
+            if mode == LSTM:
+                g_ts[t].tanh_()
+            c = c_ts[t]
+            torch.mul(i_ts[t], g_ts[t], out=c)
+            if t > 0:
+                c.addcmul_(f_ts[t], c_ts[t - 1])
+            torch.tanh(c, out=tc_ts[t])
+            if _has_output_gate(mode):
+                torch.mul(o_ts[t], tc_ts[t], out=m_ts[t])
+        if pt is not None:
+            torch.bmm(m_ts[t], pt, out=s_ts[t])
+        s_prev = s_ts[t]
+    return s_all, m_all, acts, c_all, tc_all
+
+
+def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tensor, c: torch.Tensor,
+                         tc: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None, mode: int, h: int
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Backward pass, no autograd.
+
+    Everything that does not depend on the backward recurrence (the gate
+    derivatives and the coefficients multiplying ``dc_t``) is computed for all
+    frames at once before the loop; the loop only carries ``dr_t`` and ``dc_t``.
+
+    Returns:
+        (d_a (T, D, B, G) pre-activation grads, d_s_total (T, D, B, R) the total
+        grads of the recurrent outputs, only with a recurrent projection).
+    """
+    T, D, B, G = acts.shape
+    nb = G // h
+    zero = acts.new_zeros(1, D, B, h)
+    if mode == SRNN_HIDDEN:
+        i, f, xt = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
+        dm = d_s + d_m
+        f_next = torch.cat([f[1:], zero])
+        dc = _linear_scan(f_next, dm * (1 - tc * tc), reverse=True)
+        c_prev = torch.cat([zero, c[:-1]])
+        d_a = torch.cat([dc * xt * i * (1 - i), dc * c_prev * f * (1 - f), dc * i], -1)
+        return d_a, None
+    assert u is not None
+    nrec = u.shape[1]
+    d_a = torch.empty_like(acts)
+    d_a_ts = d_a.unbind(0)
+    d_a_rec = d_a[..., :nrec].unbind(0) if nrec < G else d_a_ts
+    if mode == GATES:
+        coef = (1 - acts * acts).unbind(0)  # tanh'
+    else:
+        i, f, g = acts[..., :h], acts[..., h:2 * h], acts[..., -h:]
+        c_prev = torch.cat([zero, c[:-1]])
+        # d a_t = A_t * dc_t (+ the output gate's d m_t term), per block
+        A = torch.zeros(T, D, B, nb, h, dtype=acts.dtype, device=acts.device)
+        A[..., 0, :] = g * i * (1 - i)
+        A[..., 1, :] = c_prev * f * (1 - f)
+        A[..., -1, :] = i * (1 - g * g) if mode == LSTM else i
+        A_ts = A.unbind(0)
+        dtanh = 1 - tc * tc
+        if _has_output_gate(mode):
+            o = acts[..., 2 * h:3 * h]
+            k_dc = (o * dtanh).unbind(0)  # dc_t += dm_t * o_t * tanh'(c_t)
+            k_o = (tc * o * (1 - o)).unbind(0)  # d a_o = dm_t * tanh(c_t) * sigmoid'
+            d_a_o = d_a[..., 2 * h:3 * h].unbind(0)
+        else:
+            k_dc = dtanh.unbind(0)
+        f_ts = f.unbind(0)
+    d_s_ts, d_m_ts = d_s.unbind(0), d_m.unbind(0)
+    d_s_tot = acts.new_empty(T, D, B, p.shape[1]) if p is not None else None
+    dc_carry: torch.Tensor | None = None
     for t in range(T - 1, -1, -1):
-        ds = ds_rec
-        if d_s is not None:
-            ds = ds + d_s[t]
         if p is not None:
             assert d_s_tot is not None
-            d_s_tot[t] = ds
-            dm = torch.bmm(ds, p)
+            ds = d_s_tot[t]
+            if t < T - 1:
+                torch.baddbmm(d_s_ts[t], d_a_rec[t + 1], u, out=ds)
+            else:
+                ds.copy_(d_s_ts[t])
+            dm = torch.baddbmm(d_m_ts[t], ds, p)
         else:
-            dm = ds
-        if d_m is not None:
-            dm = dm + d_m[t]
+            dm = d_s_ts[t] + d_m_ts[t]
+            if t < T - 1:
+                dm.baddbmm_(d_a_rec[t + 1], u)
         if mode == GATES:
-            m = acts[t]
-            d_a[t] = dm * (1 - m * m)
-        else:
-            a_t = acts[t]
-            i, f, g = a_t[..., :h], a_t[..., h:2 * h], a_t[..., -h:]
-            tc_t = tc[t]
-            c_prev = c[t - 1] if t > 0 else zero_c
-            da = d_a[t]
-            if mode in (LSTM, SRNN):
-                o = a_t[..., 2 * h:3 * h]
-                dc = torch.addcmul(dc_next, dm * o, 1 - tc_t * tc_t)
-                # d(o) through the sigmoid
-                torch.mul(dm * tc_t, o * (1 - o), out=da[..., 2 * h:3 * h])
-            else:
-                dc = torch.addcmul(dc_next, dm, 1 - tc_t * tc_t)
-            torch.mul(dc * g, i * (1 - i), out=da[..., :h])
-            torch.mul(dc * c_prev, f * (1 - f), out=da[..., h:2 * h])
-            if mode == LSTM:
-                torch.mul(dc * i, 1 - g * g, out=da[..., -h:])
-            else:
-                torch.mul(dc, i, out=da[..., -h:])
-            dc_next = dc * f
-        if u is not None:
-            ds_rec = torch.bmm(d_a[t, ..., :nrec], u)
+            torch.mul(dm, coef[t], out=d_a_ts[t])
+            continue
+        dc = dm * k_dc[t]
+        if dc_carry is not None:
+            dc += dc_carry
+        torch.mul(A_ts[t], dc.unsqueeze(-2), out=d_a_ts[t].view(D, B, nb, h))
+        if _has_output_gate(mode):
+            torch.mul(dm, k_o[t], out=d_a_o[t])
+        dc_carry = dc * f_ts[t]
     return d_a, d_s_tot
 
 
@@ -201,12 +253,13 @@ class FusedRecurrence(torch.autograd.Function):
         return s, m
 
     @staticmethod
-    def backward(ctx, d_s: torch.Tensor | None, d_m: torch.Tensor | None  # type: ignore[override]
+    def backward(ctx, d_s: torch.Tensor, d_m: torch.Tensor  # type: ignore[override]
                  ) -> tuple[torch.Tensor | None, ...]:
         s, m, acts, c, tc, u, p = ctx.saved_tensors
         mode, h = ctx.mode, ctx.h
         with torch.no_grad():
-            d_a, d_s_tot = _recurrence_backward(d_s, d_m, acts, c, tc, u, p, mode, h)
+            d_a, d_s_tot = _recurrence_backward(d_s.to(acts.dtype), d_m.to(acts.dtype), acts, c, tc, u, p,
+                                                mode, h)
             T, D, B, _ = d_a.shape
             d_u = d_p = None
             if u is not None and ctx.needs_input_grad[1]:

@@ -1,0 +1,136 @@
+"""Training throughput of the acoustic-model cells against ``torch.nn.LSTM``.
+
+Measures training frames per second (forward, backward and an Adam step on a
+frame-level cross-entropy loss) for every cell type, uni- and bidirectional,
+with and without a recurrent projection, and for ``torch.nn.LSTM`` (with
+``proj_size`` where the model has a projection) of the same size in the same
+run. Repetitions of all configurations are interleaved, and the median time
+is used, because the machine is shared.
+
+Usage::
+
+    python tests/bench/train_throughput.py [--json FILE] [--device cpu|cuda]
+        [--hidden 256] [--proj 128] [--layers 2] [--batch 16] [--frames 200] [--reps 5]
+
+Each JSON record: ``name``, ``cell``, ``bidirectional``, ``proj``,
+``frames_per_s``, ``baseline`` (the nn.LSTM configuration), ``baseline_frames_per_s``,
+``ratio`` (frames_per_s / baseline_frames_per_s) and ``ratio_vs_lstm`` (against
+our own ``lstm`` cell of the same shape, the LSTMP when ``proj`` > 0).
+All utterances in a batch have the same length, so both sides do the same work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from asr.models import CELL_TYPES, EncoderConfig, build_model  # noqa: E402
+
+
+class _Baseline(nn.Module):
+    """torch.nn.LSTM stack + linear output, the same shape as our model."""
+
+    def __init__(self, input_dim: int, hidden: int, proj: int, layers: int, bi: bool, outputs: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(input_dim, hidden, num_layers=layers, proj_size=proj, bidirectional=bi,
+                            batch_first=True)
+        self.output = nn.Linear((2 if bi else 1) * (proj or hidden), outputs)
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.output(self.lstm(x)[0]), x_lens
+
+
+def _step_fn(model: nn.Module, x: torch.Tensor, x_lens: torch.Tensor, y: torch.Tensor,
+             device: torch.device) -> Callable[[], None]:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        logits, _ = model(x, x_lens)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", help="write the records to this file")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--input-dim", type=int, default=40)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--proj", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--outputs", type=int, default=32)
+    p.add_argument("--reps", type=int, default=5, help="timed repetitions per configuration (median used)")
+    p.add_argument("--cells", default=",".join(CELL_TYPES), help="comma-separated cell types")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    B, T = args.batch, args.frames
+    x = torch.randn(B, T, args.input_dim, device=device)
+    x_lens = torch.full((B,), T, device=device)
+    y = torch.randint(0, args.outputs, (B, T), device=device)
+
+    steps: dict[tuple[str, bool, int], Callable[[], None]] = {}
+    for bi in (False, True):
+        for proj in (0, args.proj):
+            base = _Baseline(args.input_dim, args.hidden, proj, args.layers, bi, args.outputs).to(device)
+            steps[("nn.LSTM", bi, proj)] = _step_fn(base, x, x_lens, y, device)
+            for cell in args.cells.split(","):
+                cfg = EncoderConfig(cell=cell, hidden=args.hidden, proj=proj, layers=args.layers,
+                                    bidirectional=bi)
+                model = build_model(cfg, args.input_dim, args.outputs).to(device)
+                steps[(cell, bi, proj)] = _step_fn(model, x, x_lens, y, device)
+    times: dict[tuple[str, bool, int], list[float]] = {k: [] for k in steps}
+    for fn in steps.values():  # warm-up (allocator, cuDNN plans)
+        fn()
+    for _ in range(args.reps):
+        for key, fn in steps.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+    fps = {k: B * T / statistics.median(v) for k, v in times.items()}
+
+    records = []
+    for (cell, bi, proj), f in fps.items():
+        if cell == "nn.LSTM":
+            continue
+        base_key = ("nn.LSTM", bi, proj)
+        name = f"{'b' if bi else ''}{cell}{'-p' + str(proj) if proj else ''}"
+        records.append({
+            "name": name, "cell": cell, "bidirectional": bi, "proj": proj,
+            "hidden": args.hidden, "layers": args.layers, "batch": B, "frames": T, "device": args.device,
+            "frames_per_s": round(f, 1),
+            "baseline": f"nn.LSTM(hidden={args.hidden}, proj_size={proj}, layers={args.layers}, "
+                        f"bidirectional={bi})",
+            "baseline_frames_per_s": round(fps[base_key], 1),
+            "ratio": round(f / fps[base_key], 3),
+            "ratio_vs_lstm": round(f / fps[("lstm", bi, proj)], 3) if ("lstm", bi, proj) in fps else None,
+        })
+    print(f"{'name':28s} {'frames/s':>10s} {'nn.LSTM f/s':>12s} {'ratio':>6s} {'vs lstm':>7s}")
+    for r in records:
+        print(f"{r['name']:28s} {r['frames_per_s']:10.0f} {r['baseline_frames_per_s']:12.0f} "
+              f"{r['ratio']:6.2f} {r['ratio_vs_lstm'] or float('nan'):7.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
