@@ -351,8 +351,8 @@ def _options_key(opts: FbankOptions) -> tuple:
 @dataclass(frozen=True)
 class _Tables:
     window: torch.Tensor  # (L,)
-    banks: torch.Tensor  # (k_end - k_begin, M): mel weights of the FFT bins that have any
-    banks2: torch.Tensor  # (2 * (k_end - k_begin), M): same, each row twice (real, imaginary part)
+    banks_t: torch.Tensor  # (M, k_end - k_begin): mel weights of the FFT bins that have any
+    banks2t: torch.Tensor  # (M, 2 * (k_end - k_begin)): same, each column twice (real, imaginary part)
     k_begin: int
     k_end: int
 
@@ -366,8 +366,8 @@ def _tables(key: tuple, device: torch.device, dtype: torch.dtype) -> _Tables:
     k_begin, k_end = int(used.min()), int(used.max()) + 1
     banks = banks[k_begin:k_end]
     return _Tables(window=_window(opts).to(device=device, dtype=dtype),
-                   banks=banks.to(device=device, dtype=dtype),
-                   banks2=banks.repeat_interleave(2, dim=0).to(device=device, dtype=dtype),
+                   banks_t=banks.t().contiguous().to(device=device, dtype=dtype),
+                   banks2t=banks.repeat_interleave(2, dim=0).t().contiguous().to(device=device, dtype=dtype),
                    k_begin=k_begin, k_end=k_end)
 
 
@@ -456,10 +456,12 @@ def _frame_features_core(frames: torch.Tensor, opts: FbankOptions, tab: _Tables,
     spec = torch.fft.rfft(buf)[..., tab.k_begin:tab.k_end]  # (..., K)
     z = torch.view_as_real(spec).flatten(-2)  # (..., 2K): re, im, re, im, ...
     z.square_()
-    if opts.use_power:
-        mel = torch.matmul(z, tab.banks2)  # sums re^2 + im^2 through the bins in one product
+    # (M, K') @ (K', n) is much faster than (n, K') @ (K', M) for M small.
+    if opts.use_power:  # re^2 + im^2 summed through the bins in one product
+        mel = torch.matmul(tab.banks2t, z.transpose(-1, -2)).transpose(-1, -2)
     else:
-        mel = torch.matmul(z.unflatten(-1, (-1, 2)).sum(-1).sqrt_(), tab.banks)
+        mag = (z[..., 0::2] + z[..., 1::2]).sqrt_()
+        mel = torch.matmul(tab.banks_t, mag.transpose(-1, -2)).transpose(-1, -2)
     weak = None
     if buf.dtype == torch.float32:
         total = z.sum(-1)
@@ -515,19 +517,64 @@ def fbank(waves: torch.Tensor, lens: torch.Tensor, opts: FbankOptions | None = N
         return waves.new_zeros(B, 0, F), frame_lens
     tab = _tables(_options_key(opts), device, dtype)
     frames = _frames(waves, lens, opts, t_max)  # (B, T, L), a view with snip_edges
-    # Only real frames are computed: gather them (utterance-major), in cache-sized blocks on CPU.
-    valid = torch.arange(t_max, device=device)[None, :] < frame_lens[:, None]  # (B, T)
-    b_idx, t_idx = valid.nonzero(as_tuple=True)
-    n = b_idx.numel()
-    block = _CPU_BLOCK if device.type == "cpu" else n
-    buf = waves.new_zeros(min(block, n), opts.padded_window_size)
-    flat = waves.new_empty(n, F)
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        flat[s:e] = _frame_features(frames[b_idx[s:e], t_idx[s:e]], opts, tab, buf[: e - s], generator)
-    feats = waves.new_zeros(B, t_max, F)
-    feats[b_idx, t_idx] = flat
+    if device.type == "cpu":
+        feats = _features_blocked(frames, frame_lens, opts, tab, generator)
+    else:
+        feats = _features_gathered(frames, frame_lens, opts, tab, generator)
     return feats, frame_lens
+
+
+def _features_gathered(frames: torch.Tensor, frame_lens: torch.Tensor, opts: FbankOptions, tab: _Tables,
+                       generator: torch.Generator | None) -> torch.Tensor:
+    """(B, T, L) frames -> (B, T, F) features, all real frames in one pass (for GPUs)."""
+    B, t_max, _ = frames.shape
+    valid = torch.arange(t_max, device=frames.device)[None, :] < frame_lens[:, None]  # (B, T)
+    b_idx, t_idx = valid.nonzero(as_tuple=True)
+    buf = frames.new_zeros(b_idx.numel(), opts.padded_window_size)
+    feats = frames.new_zeros(B, t_max, opts.num_features)
+    feats[b_idx, t_idx] = _frame_features(frames[b_idx, t_idx], opts, tab, buf, generator)
+    return feats
+
+
+def _features_blocked(frames: torch.Tensor, frame_lens: torch.Tensor, opts: FbankOptions, tab: _Tables,
+                      generator: torch.Generator | None) -> torch.Tensor:
+    """(B, T, L) frames -> (B, T, F) features in blocks of real frames that fit in a CPU cache.
+
+    A block is a list of (utterance, first frame, end frame) runs, and a plain
+    view of the frames when it holds one run.
+    """
+    B, t_max, _ = frames.shape
+    feats = frames.new_zeros(B, t_max, opts.num_features)
+    buf = frames.new_zeros(min(_CPU_BLOCK, int(frame_lens.sum())), opts.padded_window_size)
+    for runs in _blocks(frame_lens.tolist(), _CPU_BLOCK):
+        parts = [frames[b, t0:t1] for b, t0, t1 in runs]
+        x = parts[0] if len(parts) == 1 else torch.cat(parts)
+        y = _frame_features(x, opts, tab, buf[: x.shape[0]], generator)
+        o = 0
+        for b, t0, t1 in runs:
+            feats[b, t0:t1] = y[o:o + t1 - t0]
+            o += t1 - t0
+    return feats
+
+
+def _blocks(frame_lens: list[int], block: int) -> list[list[tuple[int, int, int]]]:
+    """Split the real frames of a batch into blocks of at most ``block`` frames (runs of utterances)."""
+    blocks: list[list[tuple[int, int, int]]] = []
+    cur: list[tuple[int, int, int]] = []
+    room = block
+    for b, n in enumerate(frame_lens):
+        t = 0
+        while t < n:
+            take = min(room, n - t)
+            cur.append((b, t, t + take))
+            t += take
+            room -= take
+            if room == 0:
+                blocks.append(cur)
+                cur, room = [], block
+    if cur:
+        blocks.append(cur)
+    return blocks
 
 
 @functools.lru_cache(maxsize=64)

@@ -234,6 +234,22 @@ def test_batch_equals_single_and_padding_never_leaks(snip: bool, energy: bool) -
         assert torch.all(f0[i, n:] == 0)
 
 
+@pytest.mark.parametrize("snip", [True, False])
+def test_gathered_path_equals_blocked_path(snip: bool) -> None:
+    """The one-pass path used on GPUs, run on CPU, equals the blocked CPU path."""
+    from asr.features import fbank as fb
+
+    opts = FbankOptions(snip_edges=snip, use_energy=True, num_mel_bins=40)
+    x, lens = pad_batch(_random_waves([9000, 401, 30000, 0, 2000]))
+    frame_lens = num_frames(lens, opts)
+    frames = fb._frames(x, lens, opts, int(frame_lens.max()))
+    tab = fb._tables(fb._options_key(opts), x.device, x.dtype)
+    blocked = fb._features_blocked(frames, frame_lens, opts, tab, None)
+    gathered = fb._features_gathered(frames, frame_lens, opts, tab, None)
+    assert torch.allclose(blocked, gathered, atol=1e-4)
+    assert torch.equal(blocked, fbank(x, lens, opts)[0])
+
+
 def test_short_and_empty_inputs() -> None:
     opts = FbankOptions()
     feats, fl = fbank(torch.zeros(2, 100), torch.tensor([100, 50]), opts)
