@@ -62,11 +62,13 @@ produce them), so the decoding vocabulary is lexicon ∩ LM vocabulary.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,9 +210,8 @@ def build_decoder_lexicon(tokenizer: Tokenizer,
             continue
         if kind == "phone":
             key = tokenizer.normalize(word)
-            cands = (prons.get(word) or prons.get(key)) if prons is not None else None
-            if cands is None and prons is not tokenizer.lexicon:  # type: ignore[attr-defined]
-                cands = tokenizer.lexicon.get(key)  # type: ignore[attr-defined]
+            source = prons if prons is not None else tokenizer.lexicon  # type: ignore[attr-defined]
+            cands = source.get(word) or source.get(key)
             if not cands:
                 no_pron.append(word)
                 continue
@@ -318,13 +319,14 @@ class LexiconDecoder:
             with atomic_write(wd / "tokens.txt") as f:
                 f.write("".join(t + "\n" for t in tokenizer.tokens))
             try:
-                self._decoder = ctc_decoder(
-                    lexicon=str(wd / "lexicon.txt"), tokens=str(wd / "tokens.txt"), lm=str(lm_path),
-                    nbest=1, beam_size=beam, beam_size_token=beam_size_token, beam_threshold=beam_threshold,
-                    lm_weight=self._lm_weight, word_score=self._word_score, sil_score=sil_score,
-                    blank_token=BLANK, sil_token=self.sil_token, unk_word="<unk>")
+                with _kenlm_output_to_log():
+                    self._decoder = ctc_decoder(
+                        lexicon=str(wd / "lexicon.txt"), tokens=str(wd / "tokens.txt"), lm=str(lm_path),
+                        nbest=1, beam_size=beam, beam_size_token=beam_size_token, beam_threshold=beam_threshold,
+                        lm_weight=self._lm_weight, word_score=self._word_score, sil_score=sil_score,
+                        blank_token=BLANK, sil_token=self.sil_token, unk_word="<unk>")
             except RuntimeError as e:
-                raise LexiconDecoderError(f"{lm_path}: cannot build the decoder: {e}") from None
+                raise LexiconDecoderError(f"{lm_path}: KenLM cannot load it: {_kenlm_reason(e)}") from None
             if work_dir is not None:
                 log.info("lexicon decoder: %d words (%d spellings), %d units, LM %s; files in %s",
                          len(lexicon.spellings), sum(len(s) for s in lexicon.spellings.values()),
@@ -424,6 +426,32 @@ class LexiconDecoder:
     def decode(self, log_probs: torch.Tensor, lens: torch.Tensor | None = None) -> list[list[str]]:
         """Word sequences of a batch (see :meth:`decode_hypotheses` for the arguments)."""
         return [h.words for h in self.decode_hypotheses(log_probs, lens)]
+
+
+@contextlib.contextmanager
+def _kenlm_output_to_log() -> Iterator[None]:
+    """Send what KenLM's C++ code prints on file descriptor 2 (a progress bar) to the debug log."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", "replace")
+            if text.strip():
+                log.debug("KenLM: %s", " ".join(text.split()))
+
+
+def _kenlm_reason(e: Exception) -> str:
+    """KenLM's exception text without its source location line, on one line."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if len(lines) > 1 and " threw " in lines[0]:
+        lines = lines[1:]
+    return "; ".join(lines) or type(e).__name__
 
 
 def _is_kenlm_binary(path: Path) -> bool:

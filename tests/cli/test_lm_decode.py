@@ -33,8 +33,9 @@ def test_grid_layout(cli_data, tiny_model, lm, tmp_path):
     out = tmp_path / "decode_test"
     out.mkdir()
     (out / "wer_9_9").write_text("stale\n")  # scores of an earlier grid are removed
-    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "0 1.5",
-                     "--word-ins-penalties", "0 1", "--beam", "8", "--num-threads", "1", str(test), str(out)]) == 0
+    opts = ["--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "0 1.5", "--word-ins-penalties", "0 1",
+            "--beam", "8", "--num-threads", "1"]
+    assert asr_main(["lm-decode", *opts, "--nj", "2", str(test), str(out)]) == 0
     utts = sorted(line.split()[0] for line in (test / "text").read_text().splitlines())
     grid = [(a, b) for a in ("0", "1.5") for b in ("0", "1")]
     for a, b in grid:
@@ -54,6 +55,11 @@ def test_grid_layout(cli_data, tiny_model, lm, tmp_path):
     assert (out / "lang" / "lexicon.txt").is_file() and (out / "lang" / "tokens.txt").is_file()
     log = (out / "log" / "lm_decode.log").read_text()
     assert "lmwt 1.5 wip 1: %WER" in log and "best:" in log
+    # Worker processes give the same hypotheses as one process.
+    assert asr_main(["lm-decode", *opts, str(test), str(tmp_path / "seq")]) == 0
+    for a, b in grid:
+        assert (tmp_path / "seq" / "scoring" / f"{a}_{b}.txt").read_text() == \
+            (out / "scoring" / f"{a}_{b}.txt").read_text()
     # Every hypothesis word is a word of the LM.
     vocab = set((out / "lang" / "lexicon.txt").read_text().split())
     for a, b in grid:
