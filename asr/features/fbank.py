@@ -22,12 +22,16 @@ our own words:
 * Optionally the log energy (before or after the window: ``raw_energy``) is
   prepended (or appended with ``htk_compat``), floored at ``energy_floor``.
 
-Everything is computed for a whole padded batch at once: frames are strided
-views of the waves, the window/pre-emphasis/DC removal are applied in one pass,
-one real FFT covers every frame and the mel bins are one matrix product.
-Samples beyond an utterance's length never reach its frames, and frames beyond
-its frame count are zero. Samples are in Kaldi's int16 scale (see
-:data:`KALDI_WAVE_SCALE`); :class:`Fbank` takes audio in [-1, 1].
+Only the real frames of a padded batch are computed: frames are strided views
+of the waves, taken on CPU in blocks of a few hundred frames so that every pass
+(DC removal, pre-emphasis, window, one real FFT per block, one matrix product
+for the mel bins) runs in cache; on GPU all frames go in one pass. Samples
+beyond an utterance's length never reach its frames, and frames beyond its
+frame count are zero. The default compute type is float32, like Kaldi's; the
+rare frames where a mel band lies more than 90 dB below the frame's power (where
+float32 FFT rounding would show in its log) are recomputed in float64. Samples
+are in Kaldi's int16 scale (see :data:`KALDI_WAVE_SCALE`); :class:`Fbank` takes
+audio in [-1, 1].
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ on real speech, batch consistency, padding invariance, dither, devices."""
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,16 @@ from asr.features.fbank import (
 
 knf = pytest.importorskip("kaldi_native_fbank")
 sf = pytest.importorskip("soundfile")
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: the block-wise CPU path is many small ops, and on a loaded machine
+    waiting for a second OpenMP thread at each one costs far more than the parallelism gains."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 # Option combinations checked against kaldi-native-fbank on real audio (sample rate set per corpus).
 OPTION_SETS: list[dict] = [
@@ -266,6 +277,17 @@ def test_float64_and_int16_inputs() -> None:
     fint, _ = fbank(x.round().to(torch.int16), lens)
     assert f64.dtype == torch.float64 and f32.dtype == torch.float32 and fint.dtype == torch.float32
     assert torch.allclose(f32.double(), f64, atol=1e-3)
+
+
+def test_weak_bands_are_accurate_in_float32() -> None:
+    """A loud high tone over a near-silent low band: float32 must still match float64."""
+    t = torch.arange(16000, dtype=torch.float64) / 16000
+    w = (20000 * torch.sin(2 * math.pi * 5000 * t) + 3 * torch.sin(2 * math.pi * 300 * t)).round()
+    opts = FbankOptions(preemphasis_coefficient=0.97, window_type="blackman")
+    lens = torch.tensor([16000])
+    f32, _ = fbank(w.float()[None], lens, opts)
+    f64, _ = fbank(w[None], lens, opts)
+    assert (f32.double() - f64).abs().max() < 1e-4
 
 
 def test_dither_reproducible_with_generator() -> None:
