@@ -36,6 +36,7 @@ audio in [-1, 1].
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import math
@@ -484,6 +485,7 @@ def _frame_features_core(frames: torch.Tensor, opts: FbankOptions, tab: _Tables,
 # Frames per block on CPU: a block's scratch stays in cache, which makes the FFT and the
 # element-wise passes several times faster than on one big (B * T, L) array.
 _CPU_BLOCK = 256
+_CPU_BLOCK_SAMPLES = 1 << 18  # larger blocks for small FFTs
 
 
 # ----- the features -----
@@ -511,6 +513,7 @@ def fbank(waves: torch.Tensor, lens: torch.Tensor, opts: FbankOptions | None = N
         raise ValueError(f"waves must be (B, N), got shape {tuple(waves.shape)}")
     if not waves.is_floating_point():
         waves = waves.float()
+    waves = waves.contiguous()
     device, dtype = waves.device, waves.dtype
     lens = lens.to(device=device, dtype=torch.long)
     frame_lens = num_frames(lens, opts)
@@ -544,41 +547,39 @@ def _features_blocked(frames: torch.Tensor, frame_lens: torch.Tensor, opts: Fban
                       generator: torch.Generator | None) -> torch.Tensor:
     """(B, T, L) frames -> (B, T, F) features in blocks of real frames that fit in a CPU cache.
 
-    A block is a list of (utterance, first frame, end frame) runs, and a plain
-    view of the frames when it holds one run.
+    The samples under the frames are laid out as one flat array whose rows
+    ``b * R + t`` are the frames, so a block is either a plain view (frames of
+    one utterance) or one ``index_select`` of rows, whatever the batch holds.
     """
-    B, t_max, _ = frames.shape
-    feats = frames.new_zeros(B, t_max, opts.num_features)
-    buf = frames.new_zeros(min(_CPU_BLOCK, int(frame_lens.sum())), opts.padded_window_size)
-    for runs in _blocks(frame_lens.tolist(), _CPU_BLOCK):
-        parts = [frames[b, t0:t1] for b, t0, t1 in runs]
-        x = parts[0] if len(parts) == 1 else torch.cat(parts)
-        y = _frame_features(x, opts, tab, buf[: x.shape[0]], generator)
-        o = 0
-        for b, t0, t1 in runs:
-            feats[b, t0:t1] = y[o:o + t1 - t0]
-            o += t1 - t0
-    return feats
-
-
-def _blocks(frame_lens: list[int], block: int) -> list[list[tuple[int, int, int]]]:
-    """Split the real frames of a batch into blocks of at most ``block`` frames (runs of utterances)."""
-    blocks: list[list[tuple[int, int, int]]] = []
-    cur: list[tuple[int, int, int]] = []
-    room = block
-    for b, n in enumerate(frame_lens):
-        t = 0
-        while t < n:
-            take = min(room, n - t)
-            cur.append((b, t, t + take))
-            t += take
-            room -= take
-            if room == 0:
-                blocks.append(cur)
-                cur, room = [], block
-    if cur:
-        blocks.append(cur)
-    return blocks
+    B, t_max, size = frames.shape
+    shift = opts.window_shift
+    samples = frames.as_strided((B, (t_max - 1) * shift + size), (frames.stride(0), 1))  # (B, P)
+    R = -(-samples.shape[1] // shift)  # rows per utterance
+    flat = torch.nn.functional.pad(samples, (0, R * shift - samples.shape[1])).reshape(-1)
+    rows = torch.nn.functional.pad(flat, (0, size)).unfold(0, size, shift)  # (>= B * R, L)
+    lens = frame_lens.tolist()
+    starts = [0]
+    for n in lens:
+        starts.append(starts[-1] + n)
+    total = starts[-1]
+    valid = torch.arange(t_max)[None, :] < frame_lens[:, None]  # (B, T)
+    b_idx, t_idx = valid.nonzero(as_tuple=True)
+    row_idx = b_idx * R + t_idx
+    block = max(_CPU_BLOCK, _CPU_BLOCK_SAMPLES // opts.padded_window_size)
+    buf = frames.new_zeros(min(block, total), opts.padded_window_size)
+    out = frames.new_empty(total, opts.num_features)
+    for s in range(0, total, block):
+        e = min(total, s + block)
+        b = bisect.bisect_right(starts, s) - 1
+        if e <= starts[b + 1]:  # one utterance: a view
+            r0 = b * R + s - starts[b]
+            x = rows[r0:r0 + e - s]
+        else:
+            x = rows.index_select(0, row_idx[s:e])
+        out[s:e] = _frame_features(x, opts, tab, buf[: e - s], generator)
+    feats = frames.new_zeros(B * t_max, opts.num_features)
+    feats.index_copy_(0, b_idx * t_max + t_idx, out)
+    return feats.view(B, t_max, opts.num_features)
 
 
 @functools.lru_cache(maxsize=64)
