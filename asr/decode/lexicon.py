@@ -256,8 +256,8 @@ class LexiconDecoder:
         tokenizer: the model's output units; its ``tokens`` order is the posteriors' last axis.
         lm_path: ARPA (or KenLM binary) word n-gram model.
         words_or_lexicon: words to decode (see :func:`build_decoder_lexicon`); default: the LM's
-            vocabulary for char/BPE units, the tokenizer's lexicon for phones. Only words the LM
-            knows are kept.
+            vocabulary for char/BPE units, the tokenizer's lexicon for phones. With an ARPA file,
+            only words the LM knows are kept (a KenLM binary's vocabulary is not read: all are kept).
         beam: hypotheses kept per frame (default 50).
         beam_size_token: units tried per frame, the most probable first (default None: all).
         beam_threshold: drop hypotheses scoring this much below the best (default 25.0).
