@@ -410,14 +410,14 @@ def _frame_features(frames: torch.Tensor, opts: FbankOptions, tab: _Tables, buf:
     """Features of a block of frames.
 
     Args:
-        frames: (..., L) frames, may be an overlapping strided view (read only).
+        frames: (n, L) frames, may be an overlapping strided view (read only).
         opts: the options.
         tab: the cached window and mel matrices.
-        buf: (..., padded L) scratch, zero beyond column L (the FFT's zero padding).
+        buf: (n, padded L) scratch, zero beyond column L (the FFT's zero padding).
         generator: random generator for the dither.
 
     Returns:
-        (..., F) features.
+        (n, F) features.
     """
     if opts.dither > 0:
         noise = torch.randn(frames.shape, generator=generator, device=frames.device, dtype=frames.dtype)
@@ -461,18 +461,20 @@ def _frame_features_core(frames: torch.Tensor, opts: FbankOptions, tab: _Tables,
     spec = torch.fft.rfft(buf)[..., tab.k_begin:tab.k_end]  # (..., K)
     z = torch.view_as_real(spec).flatten(-2)  # (..., 2K): re, im, re, im, ...
     z.square_()
-    # (M, K') @ (K', n) is much faster than (n, K') @ (K', M) for M small.
+    # (M, K') @ (K', n) is much faster than (n, K') @ (K', M) for M small; the (M, n) result
+    # is contiguous, which keeps the element-wise passes below vectorised.
     if opts.use_power:  # re^2 + im^2 summed through the bins in one product
-        mel = torch.matmul(tab.banks2t, z.transpose(-1, -2)).transpose(-1, -2)
+        mel_t = torch.matmul(tab.banks2t, z.transpose(-1, -2))
     else:
         mag = (z[..., 0::2] + z[..., 1::2]).sqrt_()
-        mel = torch.matmul(tab.banks_t, mag.transpose(-1, -2)).transpose(-1, -2)
+        mel_t = torch.matmul(tab.banks_t, mag.transpose(-1, -2))
     weak = None
     if buf.dtype == torch.float32:
         total = z.sum(-1)
-        weak = mel.amin(-1) < _REFINE_RATIO * (total if opts.use_power else total.sqrt())
+        weak = mel_t.amin(0) < _REFINE_RATIO * (total if opts.use_power else total.sqrt())
     if opts.use_log_fbank:
-        mel = mel.clamp_(min=_FLOAT_EPS).log_()
+        mel_t = mel_t.clamp_(min=_FLOAT_EPS).log_()
+    mel = mel_t.transpose(-1, -2)  # (n, M)
     if energy is None:
         return mel, weak
     log_e = energy.clamp_(min=_FLOAT_EPS).log_()
