@@ -207,6 +207,20 @@ def test_equals_knf_on_speechocean_16k(corpora: Path, kw: dict) -> None:
     _check_close(feats, frame_lens, waves, opts)
 
 
+@pytest.mark.parametrize("snip", [True, False])
+def test_equals_knf_on_short_cuts(corpora: Path, snip: bool) -> None:
+    """Cuts shorter than a window or a shift: Kaldi mirrors the edges several times over."""
+    opts = FbankOptions(sample_frequency=8000.0, snip_edges=snip, use_energy=True)
+    w = fsdd_waves(corpora, 1)[0]
+    waves = [w[1000:1000 + n] for n in (1, 7, 60, 99, 150, 200, 201, 333, 700)]
+    x, lens = pad_batch(waves, fill=1000.0)
+    feats, frame_lens = fbank(x, lens, opts)
+    for i, cut in enumerate(waves):
+        ref = knf_fbank(cut, opts)
+        assert ref.shape == (int(frame_lens[i]), opts.num_features)
+        assert np.allclose(feats[i, : int(frame_lens[i])].numpy(), ref, atol=2e-3)
+
+
 def test_linear_fbank_relative_to_knf(corpora: Path) -> None:
     opts = FbankOptions(sample_frequency=8000.0, use_log_fbank=False)
     waves = fsdd_waves(corpora, 6)
