@@ -508,6 +508,12 @@ def fbank(waves: torch.Tensor, lens: torch.Tensor, opts: FbankOptions | None = N
         ``(feats, frame_lens)``: feats is (B, T, F) with ``T = max(frame_lens)``
         and ``F = opts.num_features``, on the device of ``waves``; frames past
         ``frame_lens[b]`` are zero. frame_lens is (B,) int64 (:func:`num_frames`).
+
+    Note:
+        On CPU the work is many small cache-sized operations; run it with one
+        intra-op thread per process (``torch.set_num_threads(1)``, as in
+        DataLoader workers) and parallelise over processes. On a busy machine a
+        second OpenMP thread can make it many times slower, not faster.
     """
     opts = opts if opts is not None else FbankOptions()
     _validated(_options_key(opts))
