@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default="", help="Kaldi fbank option file, e.g. conf/fbank.conf (default: none)")
     p.add_argument("--compress", type=_bool, default=False,
                    help="store Kaldi compressed matrices, as copy-feats --compress (default false)")
+    p.add_argument("--num-threads", type=int, default=1,
+                   help="torch CPU threads (default 1: parallelism comes from the jobs of make_fbank.sh)")
     p.add_argument("--utt2num-frames", default="", help="also write utterance -> number of frames here")
     p.add_argument("--skip-bad", action="store_true",
                    help="log and skip utterances whose audio cannot be read (default: stop)")
@@ -66,6 +68,9 @@ def main(argv: list[str]) -> int:
     args, extra = build_parser().parse_known_args(argv)
     setup_logging(args.verbose, args.quiet, args.log_file)
     log_command_line(log)
+    if args.num_threads > 0:
+        # Several jobs run side by side; more than one thread each only adds OpenMP contention.
+        torch.set_num_threads(args.num_threads)
     bad = [a for a in extra if not a.startswith("--")]
     if bad:
         raise AsrError(f"unexpected arguments: {' '.join(bad)}")
