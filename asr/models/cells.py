@@ -198,6 +198,8 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tenso
             k_dc = dtanh.unbind(0)
         f_ts = f.unbind(0)
     d_s_ts, d_m_ts = d_s.unbind(0), d_m.unbind(0)
+    if p is None:  # s_t is m_t: their incoming grads add up, for all frames at once
+        d_sm_ts = (d_s + d_m).unbind(0)
     d_s_tot = acts.new_empty(T, D, B, p.shape[1]) if p is not None else None
     dc_carry: torch.Tensor | None = None
     for t in range(T - 1, -1, -1):
@@ -210,9 +212,9 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tenso
                 ds.copy_(d_s_ts[t])
             dm = torch.baddbmm(d_m_ts[t], ds, p)
         else:
-            dm = d_s_ts[t] + d_m_ts[t]
+            dm = d_sm_ts[t]
             if t < T - 1:
-                dm.baddbmm_(d_a_rec[t + 1], u)
+                dm = torch.baddbmm(dm, d_a_rec[t + 1], u)
         if mode == GATES:
             torch.mul(dm, coef[t], out=d_a_ts[t])
             continue

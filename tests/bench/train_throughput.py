@@ -10,13 +10,15 @@ is used, because the machine is shared.
 Usage::
 
     python tests/bench/train_throughput.py [--json FILE] [--device cpu|cuda]
-        [--hidden 256] [--proj 128] [--layers 2] [--batch 16] [--frames 200] [--reps 5]
+        [--hidden 128] [--proj 64] [--layers 2] [--batch 8] [--frames 100] [--reps 7] [--threads 1]
 
 Each JSON record: ``name``, ``cell``, ``bidirectional``, ``proj``,
 ``frames_per_s``, ``baseline`` (the nn.LSTM configuration), ``baseline_frames_per_s``,
 ``ratio`` (frames_per_s / baseline_frames_per_s) and ``ratio_vs_lstm`` (against
 our own ``lstm`` cell of the same shape, the LSTMP when ``proj`` > 0).
 All utterances in a batch have the same length, so both sides do the same work.
+Ratios are medians of per-repetition ratios (both measured in the same
+repetition, seconds apart), which cancels most of the drift of a shared machine.
 """
 
 from __future__ import annotations
@@ -71,16 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the records to this file")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--input-dim", type=int, default=40)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--proj", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--proj", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--frames", type=int, default=200)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--frames", type=int, default=100)
     p.add_argument("--outputs", type=int, default=32)
-    p.add_argument("--reps", type=int, default=5, help="timed repetitions per configuration (median used)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1; 0 = torch's default). On a shared machine several "
+                        "OpenMP threads per process get descheduled mid-op and the timings become noise")
+    p.add_argument("--reps", type=int, default=7, help="timed repetitions per configuration (median used)")
     p.add_argument("--cells", default=",".join(CELL_TYPES), help="comma-separated cell types")
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     B, T = args.batch, args.frames
     x = torch.randn(B, T, args.input_dim, device=device)
@@ -107,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             times[key].append(time.perf_counter() - t0)
     fps = {k: B * T / statistics.median(v) for k, v in times.items()}
 
+    def paired_ratio(key: tuple[str, bool, int], ref: tuple[str, bool, int]) -> float:
+        """Median over repetitions of the speed ratio measured in the same repetition."""
+        return statistics.median(r / k for k, r in zip(times[key], times[ref]))
+
     records = []
     for (cell, bi, proj), f in fps.items():
         if cell == "nn.LSTM":
@@ -120,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": f"nn.LSTM(hidden={args.hidden}, proj_size={proj}, layers={args.layers}, "
                         f"bidirectional={bi})",
             "baseline_frames_per_s": round(fps[base_key], 1),
-            "ratio": round(f / fps[base_key], 3),
-            "ratio_vs_lstm": round(f / fps[("lstm", bi, proj)], 3) if ("lstm", bi, proj) in fps else None,
+            "ratio": round(paired_ratio((cell, bi, proj), base_key), 3),
+            "ratio_vs_lstm": (round(paired_ratio((cell, bi, proj), ("lstm", bi, proj)), 3)
+                              if ("lstm", bi, proj) in fps else None),
         })
     print(f"{'name':28s} {'frames/s':>10s} {'nn.LSTM f/s':>12s} {'ratio':>6s} {'vs lstm':>7s}")
     for r in records:
