@@ -113,19 +113,27 @@ class System(nn.Module):
             self._fbank = Fbank(self.fbank_options).to(waves.device)
         return self._fbank(waves, lens)
 
-    def forward_waves(self, waves: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits from waveforms whatever the feature source (fbank computed here for a feats.scp model).
-
-        With ``cmvn: speaker`` each waveform is taken as its own speaker.
+    def recognize_logits(self, x: torch.Tensor, x_lens: torch.Tensor, waves: bool = True,
+                         spk_stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits for recognition, from waveforms whatever the feature source, or from raw inputs.
 
         Args:
-            waves: (B, N) audio in [-1, 1] at :attr:`sample_rate`, padded.
-            lens: (B,) valid samples.
+            x: (B, N) audio in [-1, 1] at :attr:`sample_rate` (``waves``), or (B, T, F) features
+                when ``waves`` is False and the system reads ``feats.scp``; padded.
+            x_lens: (B,) valid samples or frames.
+            waves: whether ``x`` holds waveforms (default True); for a ``feats`` system the
+                filterbank is computed here with the options it was trained on.
+            spk_stats: (B, 2, D+1) speaker statistics for ``cmvn: speaker``; when None each
+                utterance is taken as its own speaker.
+
+        Returns:
+            ``(logits (B, T', V), out_lens (B,))``.
         """
-        if self.feature_source == "feats":
-            waves, lens = self.static_features(waves, lens)
-        spk_stats = self.utterance_stats(waves, lens) if self.frontend.cfg.cmvn == "speaker" else None
-        return self(waves, lens, spk_stats=spk_stats)
+        if waves and self.feature_source == "feats":
+            x, x_lens = self.static_features(x, x_lens)
+        if self.frontend.cfg.cmvn == "speaker" and spk_stats is None:
+            spk_stats = self.utterance_stats(x, x_lens)
+        return self(x, x_lens, spk_stats=spk_stats)
 
     @torch.no_grad()
     def utterance_stats(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``asr decode``."""
     p = argparse.ArgumentParser(prog="asr decode", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="final.pt", help="checkpoint file, or an experiment dir (its final.pt)")
+    p.add_argument("--model", default=None,
+                   help="checkpoint file, or an experiment dir (its final.pt); default: the decode dir's "
+                        "parent, as in Kaldi's exp/<model>/decode_<set> layout")
     p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
     p.add_argument("--max-frames", type=int, default=40000,
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
@@ -60,7 +62,7 @@ def main(argv: list[str]) -> int:
         raise AsrError(f"--beam must be >= 1, got {args.beam}")
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
-    rec = Recognizer(args.model, device=args.device, beam=args.beam)
+    rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=args.beam)
     s = rec.system
     data = UtteranceData(args.data_dir, s.feature_source, s.sample_rate, s.frame_shift, need_text=False,
                          cache=False, skip_bad=args.skip_bad)
@@ -70,7 +72,12 @@ def main(argv: list[str]) -> int:
     t0, audio_s = time.time(), 0.0
     for idx in data.batches(s.frame_shift, args.max_frames, 512):
         utts, xs = data.load(idx)
-        for u, r in zip(utts, rec.recognize(xs, waves=s.feature_source == "wav")):
+        if not utts:
+            continue
+        spk_stats = None
+        if s.frontend.cfg.cmvn == "speaker":
+            spk_stats = data.batch_speaker_stats(utts, s.utterance_stats)
+        for u, r in zip(utts, rec.recognize(xs, waves=s.feature_source == "wav", spk_stats=spk_stats)):
             hyps[u.utt] = r.text
             audio_s += u.duration
     elapsed = time.time() - t0

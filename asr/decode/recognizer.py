@@ -64,29 +64,30 @@ class Recognizer:
         self.output_frame_shift = self.system.frame_shift * self.system.subsample
 
     @torch.no_grad()
-    def log_probs(self, xs: list[torch.Tensor], waves: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def log_probs(self, xs: list[torch.Tensor], waves: bool = True,
+                  spk_stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-posteriors of a batch.
 
         Args:
             xs: waveforms (N,) at :attr:`sample_rate` (``waves``) or raw feature matrices (T, F).
             waves: whether ``xs`` are waveforms (default True).
+            spk_stats: (B, 2, D+1) speaker CMVN statistics (``cmvn: speaker`` systems); None
+                takes each input as its own speaker.
 
         Returns:
             ``(log_probs (B, T', V), lens (B,))`` on CPU.
         """
         x, x_lens = pad_sequences(xs)
         x, x_lens = x.to(self.device), x_lens.to(self.device)
-        if waves:
-            logits, out_lens = self.system.forward_waves(x, x_lens)
-        else:
-            logits, out_lens = self.system(x, x_lens)
+        logits, out_lens = self.system.recognize_logits(x, x_lens, waves=waves, spk_stats=spk_stats)
         return torch.log_softmax(logits.float(), dim=-1).cpu(), out_lens.cpu()
 
-    def recognize(self, xs: list[torch.Tensor], waves: bool = True) -> list[Result]:
+    def recognize(self, xs: list[torch.Tensor], waves: bool = True,
+                  spk_stats: torch.Tensor | None = None) -> list[Result]:
         """Recognise a batch (see :meth:`log_probs` for the inputs); one result per input."""
         if not xs:
             return []
-        lp, lens = self.log_probs(xs, waves)
+        lp, lens = self.log_probs(xs, waves, spk_stats)
         if self.beam > 1:
             hyps = [nbest[0] for nbest in prefix_beam_search(lp, lens, beam=self.beam)]
         else:

@@ -349,9 +349,11 @@ class Trainer:
     def forward(self, batch: Batch, train: bool) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:
         """Loss sum, count, logits (B, T', V) and output lengths (B,) of a batch."""
         dev = self.device
+        # The frontend stays in float32 (filterbank energies overflow float16); the model may not.
+        feats, f_lens = self.system.frontend(batch.x.to(dev), batch.x_lens.to(dev), train=train,
+                                             spk_stats=batch.spk_stats)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.amp):
-            logits, out_lens = self.system(batch.x.to(dev), batch.x_lens.to(dev), train=train,
-                                           spk_stats=batch.spk_stats)
+            logits, out_lens = self.system.model(feats, f_lens)
         loss, count = self.criterion.loss(logits.float(), out_lens, batch.targets.to(dev),
                                           batch.target_lens.to(dev))
         return loss, count, logits, out_lens

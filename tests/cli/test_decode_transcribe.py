@@ -33,6 +33,10 @@ def test_decode_writes_text_and_scores(cli_data, tiny_model, tmp_path, capsys):
                      str(test), str(out2)]) == 0
     assert len((out2 / "text").read_text().splitlines()) == len(hyp)
     assert not (out2 / "wer").exists()
+    # Without --model: the decode dir's parent, Kaldi's exp/<model>/decode_<set> layout.
+    out3 = tiny_model / "decode_test"
+    assert asr_main(["decode", "--num-threads", "1", str(test), str(out3)]) == 0
+    assert (out3 / "text").read_text() == (out / "text").read_text()
 
 
 def test_transcribe_formats_and_inputs(cli_data, tiny_model, tmp_path, capsys, monkeypatch):
@@ -147,3 +151,40 @@ def test_train_cli_bad_options_exit_1(cli_data, tmp_path, capsys, bad):
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.splitlines()[-1].startswith("asr train: error: ")
     assert not (tmp_path / "exp" / "epoch-1.pt").exists()
+
+
+def _with_feats(src: Path, dest: Path, conf: Path) -> Path:
+    """A copy of data dir ``src`` with feats.scp (asr compute-fbank) and per-speaker cmvn.scp."""
+    import shutil
+
+    shutil.copytree(src, dest)
+    assert asr_main(["compute-fbank", "-q", "--config", str(conf), str(dest), str(dest / "feats.ark"),
+                     str(dest / "feats.scp")]) == 0
+    assert asr_main(["compute-cmvn-stats", "-q", "--spk2utt", str(dest / "spk2utt"), str(dest / "feats.scp"),
+                     f"ark,scp:{dest / 'cmvn.ark'},{dest / 'cmvn.scp'}"]) == 0
+    return dest
+
+
+def test_precomputed_features_with_speaker_cmvn(cli_data, tmp_path):
+    """feats.scp + cmvn.scp (the Kaldi way) through training, decoding and transcription of raw audio."""
+    from tinydata import tiny_overrides
+
+    from asr.config import load_config
+    from asr.train.config import ExperimentConfig
+    from asr.train.trainer import Trainer
+
+    conf = tmp_path / "fbank.conf"
+    conf.write_text("--sample-frequency=8000\n--num-mel-bins=20\n")
+    train = _with_feats(cli_data[0], tmp_path / "train", conf)
+    test = _with_feats(cli_data[1], tmp_path / "test", conf)
+    cfg = load_config(ExperimentConfig, [], tiny_overrides(
+        train, None, train__epochs=1, frontend__feature_source="feats", frontend__fbank_conf=str(conf),
+        frontend__num_mel_bins=0, frontend__cmvn="speaker"))
+    exp = tmp_path / "exp"
+    Trainer(cfg, exp).run()
+    out = exp / "decode_test"
+    assert asr_main(["decode", "--num-threads", "1", str(test), str(out)]) == 0
+    assert len((out / "text").read_text().splitlines()) == 4
+    # Without feats.scp the same model reads audio: the checkpoint carries the fbank options.
+    wav = (test / "wav.scp").read_text().split()[1]
+    assert asr_main(["transcribe", "--model", str(exp), wav]) == 0

@@ -139,3 +139,14 @@ def test_non_finite_batches_are_skipped_then_stop(tiny_data, tmp_path, caplog):
     with pytest.raises(TrainingError, match="2 batches with a non-finite loss"):
         t.run()
     assert {p.name: p.read_bytes() for p in exp.glob("*.pt")} == before
+
+
+@pytest.mark.gpu
+def test_mixed_precision_training_on_gpu(tiny_data, tmp_path):
+    train, dev = tiny_data
+    t = Trainer(make_cfg(train, dev, train__device="cuda", train__amp="true", **RANDOM), tmp_path)
+    assert t.amp
+    t.run()
+    assert all(r["train_loss"] == r["train_loss"] for r in t.history)  # finite, not NaN
+    rebuilt = System.from_state(load_checkpoint(tmp_path / "final.pt"))  # loads on CPU
+    assert next(rebuilt.parameters()).device.type == "cpu"

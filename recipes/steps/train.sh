@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Train a CTC acoustic model with `asr train` (one job; the log goes to <exp-dir>/log/train.<date>.log).
+# Usage: steps/train.sh [options] <train-dir> <dev-dir|""> <exp-dir> [--section.field value ...]
+#  e.g.: steps/train.sh --config conf/train.yaml data/train data/dev exp/ctc --train.epochs 20
+# Options:
+#   --cmd CMD              job runner (default utils/run.pl)
+#   --config FILE          YAML experiment config (see `asr train --print-config`)
+#   --resume true|false    continue from the newest epoch checkpoint in <exp-dir> (default false)
+# Everything after <exp-dir> is passed to `asr train` as config overrides.
+# Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}.
+set -euo pipefail
+cmd=utils/run.pl
+config=
+resume=false
+. ./path.sh 2>/dev/null || true
+. utils/parse_options.sh
+if [ $# -lt 3 ]; then
+  echo "Usage: $0 [--cmd run.pl] [--config FILE] [--resume true|false] <train-dir> <dev-dir> <exp-dir> [overrides]" >&2
+  exit 1
+fi
+train=$1; dev=$2; exp=$3; shift 3
+utils/validate_data_dir.sh --no-feats "$train"
+[ -z "$dev" ] || utils/validate_data_dir.sh --no-feats "$dev"
+mkdir -p "$exp/log"
+opts=()
+[ -z "$config" ] || opts+=(--config "$config")
+[ "$resume" = false ] || opts+=(--resume)
+log=$exp/log/train.$(date +%Y%m%d-%H%M%S).log
+$cmd "$log" asr train --no-progress --log-file /dev/null "${opts[@]}" \
+  --data.train "$train" --data.dev "$dev" "$@" "$exp"
+grep -h "epoch .*train loss" "$log" | tail -n 1 | sed 's/^.*INFO [^ ]* //' || true
+echo "$0: trained $exp/final.pt (log: $log)"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Write a recipe's RESULTS.md from the `wer` files of its decode dirs (atomically).
+# Usage: utils/write_results.sh <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]
+#  e.g.: utils/write_results.sh RESULTS.md "yesno: CTC" "./run.sh" "Data: yesno (OpenSLR 1)." exp/ctc/decode_test
+# Records, for each decode dir, its %WER line, the command that produced it, the date, the host, and
+# the training time from <exp>/history.json when present. Prints the table.
+set -euo pipefail
+if [ $# -lt 5 ]; then
+  echo "Usage: $0 <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]" >&2; exit 1
+fi
+out=$1; title=$2; command=$3; note=$4; shift 4
+for d in "$@"; do
+  [ -f "$d/wer" ] || { echo "$0: $d/wer not found (decode and score first)" >&2; exit 1; }
+done
+tmp=$(mktemp "$(dirname "$out")/.results.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+{
+  echo "# $title"
+  echo
+  echo "Produced by \`$command\` on $(date -u +%Y-%m-%d) ($(uname -m), $(nproc) CPU cores)."
+  echo "$note"
+  echo
+  echo "| decode dir | %WER | details |"
+  echo "|---|---|---|"
+  for d in "$@"; do
+    line=$(grep -m1 '^%WER' "$d/wer")
+    echo "| \`$d\` | $(echo "$line" | awk '{print $2}') | \`$line\` |"
+  done
+  for d in "$@"; do
+    hist=$(dirname "$d")/history.json
+    if [ -f "$hist" ]; then
+      secs=$(grep -o '"time_s": [0-9.]*' "$hist" | awk '{s += $2} END {printf "%.0f", s}')
+      epochs=$(grep -c '"epoch"' "$hist")
+      echo
+      echo "Training: $epochs epochs, ${secs} s ($(dirname "$d"))."
+      break
+    fi
+  done
+} > "$tmp"
+mv "$tmp" "$out"
+trap - EXIT
+cat "$out"
