@@ -87,10 +87,14 @@ class RecurrentLayer(nn.Module):
         nonrec_proj: non-recurrent projection size P (0 = none).
         bidirectional: two directions, outputs concatenated.
         forget_bias: initial forget-gate bias (default 1.0).
+        num_layers: only for the ``torch.nn.LSTM`` case (``lstm`` without ``nonrec_proj``):
+            that many stacked layers in one ``nn.LSTM`` call (default 1).
+        dropout: dropout between those stacked layers (default 0.0).
     """
 
     def __init__(self, cell: str, input_size: int, hidden: int, proj: int = 0, nonrec_proj: int = 0,
-                 bidirectional: bool = False, forget_bias: float = 1.0) -> None:
+                 bidirectional: bool = False, forget_bias: float = 1.0, num_layers: int = 1,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.cell, self.mode = cell, MODE[cell]
         self.hidden, self.proj, self.nonrec_proj = hidden, proj, nonrec_proj
@@ -98,9 +102,12 @@ class RecurrentLayer(nn.Module):
         D, H = self.num_directions, hidden
         self.output_size = D * ((proj or H) + nonrec_proj)
         self.use_nn_lstm = cell == "lstm" and nonrec_proj == 0
+        if num_layers != 1 and not self.use_nn_lstm:
+            raise ValueError("num_layers > 1 only for the torch.nn.LSTM case; stack layers with Encoder")
         bound = 1.0 / math.sqrt(H)  # the initialisation of torch.nn.LSTM
         if self.use_nn_lstm:
-            self.lstm = nn.LSTM(input_size, H, proj_size=proj, bidirectional=bidirectional)
+            self.lstm = nn.LSTM(input_size, H, num_layers=num_layers, proj_size=proj,
+                                bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
             with torch.no_grad():
                 for name, param in self.lstm.named_parameters():
                     if name.startswith("bias_ih"):  # torch gate order i, f, g, o
@@ -177,7 +184,13 @@ class Encoder(nn.Module):
         super().__init__()
         layers = []
         size = input_size
-        for _ in range(cfg.layers):
+        if cfg.cell == "lstm" and cfg.nonrec_proj == 0:
+            # one multi-layer torch.nn.LSTM (cuDNN runs the whole stack); its dropout
+            # argument is the same inter-layer dropout
+            layers.append(RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, 0, cfg.bidirectional,
+                                         cfg.forget_bias, num_layers=cfg.layers, dropout=cfg.dropout))
+            size = layers[0].output_size
+        for _ in range(cfg.layers if not layers else 0):
             layer = RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, cfg.nonrec_proj,
                                    cfg.bidirectional, cfg.forget_bias)
             layers.append(layer)
