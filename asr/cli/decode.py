@@ -1,7 +1,9 @@
 """``asr decode``: recognise every utterance of a Kaldi data dir into ``<decode-dir>/text``.
 
-Greedy CTC decoding (``--beam 1``, the default) or CTC prefix beam search
-(``--beam N``). The model reads the data dir the way it was trained: waveforms
+Greedy CTC decoding (``--beam 1``, the default), CTC prefix beam search
+(``--beam N``), or, with ``--lm ARPA``, a beam search constrained to the words of
+the LM (spelled in the model's units) and weighted by it (``asr.decode.lexicon``;
+``--beam`` is then that search's beam, default 50). The model reads the data dir the way it was trained: waveforms
 (``wav.scp`` [+ ``segments``]) or precomputed features (``feats.scp``). When the
 data dir has a ``text`` file, the hypotheses are scored into ``<decode-dir>/wer``
 and ``<decode-dir>/per_utt`` (``--no-score`` leaves that to ``steps/score.sh``).
@@ -29,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint file, or an experiment dir (its final.pt); default: the decode dir's "
                         "parent, as in Kaldi's exp/<model>/decode_<set> layout")
     p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
+    p.add_argument("--lm", default=None, help="word n-gram LM (ARPA, e.g. from asr train-lm): lexicon decoding")
+    p.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM's log10 probabilities (default 1.0)")
+    p.add_argument("--word-score", type=float, default=0.0,
+                   help="score added per word, minus Kaldi's word insertion penalty (default 0.0)")
     p.add_argument("--max-frames", type=int, default=40000,
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
@@ -64,10 +70,17 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.num_threads)
     rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=args.beam)
     s = rec.system
+    lexdec = None
+    if args.lm:
+        from asr.decode.lexicon import LexiconDecoder
+
+        lexdec = LexiconDecoder(s.tokenizer, args.lm, beam=max(args.beam, 50) if args.beam == 1 else args.beam,
+                                lm_weight=args.lm_weight, word_score=args.word_score)
     data = UtteranceData(args.data_dir, s.feature_source, s.sample_rate, s.frame_shift, need_text=False,
                          cache=False, skip_bad=args.skip_bad)
-    log.info("decoding %d utterances of %s with %s (%s)", len(data), args.data_dir, rec.path,
-             f"beam {args.beam}" if args.beam > 1 else "greedy")
+    how = (f"lexicon search with {args.lm}, LM weight {args.lm_weight}, word score {args.word_score}" if lexdec
+           else f"prefix beam {args.beam}" if args.beam > 1 else "greedy")
+    log.info("decoding %d utterances of %s with %s (%s)", len(data), args.data_dir, rec.path, how)
     hyps: dict[str, str] = {}
     t0, audio_s = time.time(), 0.0
     for idx in data.batches(s.frame_shift, args.max_frames, 512):
@@ -77,8 +90,14 @@ def main(argv: list[str]) -> int:
         spk_stats = None
         if s.frontend.cfg.cmvn == "speaker":
             spk_stats = data.batch_speaker_stats(utts, s.utterance_stats)
-        for u, r in zip(utts, rec.recognize(xs, waves=s.feature_source == "wav", spk_stats=spk_stats)):
-            hyps[u.utt] = r.text
+        waves = s.feature_source == "wav"
+        if lexdec is not None:
+            lp, lens = rec.log_probs(xs, waves, spk_stats)
+            texts = [" ".join(words) for words in lexdec.decode(lp, lens)]
+        else:
+            texts = [r.text for r in rec.recognize(xs, waves, spk_stats)]
+        for u, text in zip(utts, texts):
+            hyps[u.utt] = text
             audio_s += u.duration
     elapsed = time.time() - t0
     write_scp(out / "text", hyps)

@@ -6,17 +6,23 @@
 # Options:
 #   --nj N                    parallel jobs, one per part of utils/split_data.sh (default 1)
 #   --cmd CMD                 job runner (default utils/run.pl)
-#   --beam N                  1 = greedy (default), N > 1 = CTC prefix beam search
+#   --beam N                  1 = greedy (default), N > 1 = CTC prefix beam search (with --lm: its beam)
+#   --lm FILE                 word n-gram LM (ARPA): decode constrained to its words (lexicon search)
+#   --lm-weight W             LM weight (default 1.0; with --lm)
+#   --word-score S            score per word = minus Kaldi's word insertion penalty (default 0.0; with --lm)
 #   --skip-scoring true|false do not score even if <data-dir>/text exists (default false)
 set -euo pipefail
 nj=1
 cmd=utils/run.pl
 beam=1
+lm=
+lm_weight=1.0
+word_score=0.0
 skip_scoring=false
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -ne 3 ]; then
-  echo "Usage: $0 [--nj N] [--cmd run.pl] [--beam N] [--skip-scoring true|false] <exp-dir-or-checkpoint> <data-dir> <decode-dir>" >&2
+  echo "Usage: $0 [--nj N] [--cmd run.pl] [--beam N] [--lm ARPA] [--skip-scoring true|false] <exp-dir-or-checkpoint> <data-dir> <decode-dir>" >&2
   exit 1
 fi
 model=$1; data=$2; dir=$3
@@ -24,17 +30,19 @@ utils/validate_data_dir.sh --no-feats --no-text "$data"
 mkdir -p "$dir/log"
 rm -f "$dir/text" "$dir/wer" "$dir/per_utt"  # never leave old results next to new ones
 threads=$(( $(nproc) / nj )); [ "$threads" -ge 1 ] || threads=1
+opts=(--beam "$beam")
+[ -z "$lm" ] || opts+=(--lm "$lm" --lm-weight "$lm_weight" --word-score "$word_score")
 if [ "$nj" -gt 1 ]; then
   utils/split_data.sh "$data" "$nj"
   $cmd JOB=1:"$nj" "$dir/log/decode.JOB.log" \
-    asr decode --log-file /dev/null --no-score --num-threads "$threads" --beam "$beam" --model "$model" \
+    asr decode --log-file /dev/null --no-score --num-threads "$threads" "${opts[@]}" --model "$model" \
       "$data/split$nj/JOB" "$dir/split$nj/JOB"
   for n in $(seq "$nj"); do cat "$dir/split$nj/$n/text"; done | LC_ALL=C sort > "$dir/.text.tmp"
   mv "$dir/.text.tmp" "$dir/text"
   rm -r "$dir/split$nj"
 else
   $cmd "$dir/log/decode.log" \
-    asr decode --log-file /dev/null --no-score --num-threads "$threads" --beam "$beam" --model "$model" "$data" "$dir"
+    asr decode --log-file /dev/null --no-score --num-threads "$threads" "${opts[@]}" --model "$model" "$data" "$dir"
 fi
 if [ "$skip_scoring" = false ] && [ -f "$data/text" ]; then
   steps/score.sh --cmd "$cmd" "$data" "$dir"

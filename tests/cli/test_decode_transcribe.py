@@ -188,3 +188,17 @@ def test_precomputed_features_with_speaker_cmvn(cli_data, tmp_path):
     # Without feats.scp the same model reads audio: the checkpoint carries the fbank options.
     wav = (test / "wav.scp").read_text().split()[1]
     assert asr_main(["transcribe", "--model", str(exp), wav]) == 0
+
+
+def test_decode_with_a_word_lm(cli_data, tiny_model, tmp_path):
+    """--lm: lexicon search over the LM's words; every hypothesis word is a word of the LM."""
+    train, test = cli_data
+    lm = tmp_path / "lm.arpa"
+    assert asr_main(["train-lm", "-q", "--order", "2", "--kaldi-text", str(train / "text"), str(lm)]) == 0
+    out = tmp_path / "decode_lm"
+    assert asr_main(["decode", "--lm", str(lm), "--num-threads", "1", "--model", str(tiny_model), str(test),
+                     str(out)]) == 0
+    vocab = {w for line in (train / "text").read_text().splitlines() for w in line.split()[1:]}
+    lines = (out / "text").read_text().splitlines()
+    assert len(lines) == 4 and all(set(line.split()[1:]) <= vocab for line in lines)
+    assert (out / "wer").is_file()

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# FSDD: CTC on the Free Spoken Digit Dataset (isolated English digits, 8 kHz).
+# Official split: recordings with index 0-4 are the test set, 5-49 the training set (we take
+# index 5-9 of it as a dev set for the learning-rate schedule). One speaker is also held out of
+# training entirely: test_<speaker> measures the WER on an unseen voice.
+# Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
+#                 [--heldout-speaker NAME] [--nj N] [--epochs N]
+# Stages: 0 download (only with --download true), 1 data prep, 2 bigram LM of the training text
+#         (the ten digit words), 3 train (features on the fly), 4 decode (lexicon + LM search;
+#         greedy on test for comparison) + score, 5 RESULTS.md.
+set -euo pipefail
+stage=0
+stop_stage=100
+corpus_dir=../../../../shared/corpora/fsdd  # holds recordings/
+download=false
+heldout_speaker=theo
+nj=1
+epochs=  # empty = conf/train.yaml's
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+
+test_sets="test test_$heldout_speaker"
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
+  local/download.sh "$corpus_dir"
+fi
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  local/prepare_data.sh "$corpus_dir" "$heldout_speaker" data
+  for s in train dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
+fi
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  mkdir -p data/lang
+  asr train-lm -q --order 2 --kaldi-text data/train/text data/lang/lm_bigram.arpa
+fi
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train data/dev exp/ctc \
+    ${epochs:+--train.epochs $epochs}
+fi
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  for s in $test_sets; do
+    steps/decode.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa exp/ctc data/$s exp/ctc/decode_$s
+  done
+  steps/decode.sh --nj $nj --cmd "$decode_cmd" exp/ctc data/test exp/ctc/decode_test_greedy
+fi
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  utils/write_results.sh RESULTS.md "FSDD: CTC, characters" \
+    "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}" \
+    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training. Lexicon search with a bigram LM of the training text; decode_test_greedy: greedy CTC." \
+    $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy
+fi
