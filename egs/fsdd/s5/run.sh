@@ -43,7 +43,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   steps/decode.sh --nj $nj --cmd "$decode_cmd" exp/ctc data/test exp/ctc/decode_test_greedy
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  utils/write_results.sh RESULTS.md "FSDD: CTC, characters" \
+  utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \
     "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}" \
     "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training. Lexicon search with a bigram LM of the training text; decode_test_greedy: greedy CTC." \
     $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy
