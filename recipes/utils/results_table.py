@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Print a recipe's results as a Markdown table, one row per experiment dir.
+
+Usage: utils/results_table.py [--title T] [--command C] [--note N] [--set dev] <exp-dir> ...
+
+For each ``<exp-dir>`` it reads what the steps wrote there: ``final.pt`` (model
+configuration and parameter count), ``history.json`` (epochs and training time),
+``decode_<set>/wer`` (greedy decoding) and ``decode_<set>_lm/scoring/best_wer``
+with ``scoring/lmwt`` and ``scoring/wip`` (lexicon + LM decoding tuned on that
+set). Any other ``decode_*/wer`` (test sets) gets a row of its own under the table.
+Missing files show as ``-``. The command that produced the numbers is printed
+verbatim with the date and machine, as every RESULTS.md in this toolkit does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+
+def _wer_line(path: Path) -> str | None:
+    try:
+        for line in path.read_text().splitlines():
+            if "%WER" in line:
+                return line.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _wer(line: str | None) -> str:
+    m = re.search(r"%WER\s+([\d.]+)", line or "")
+    return m.group(1) if m else "-"
+
+
+def _model_info(exp: Path) -> tuple[str, str]:
+    """(architecture summary, parameter count) from the checkpoint, or dashes."""
+    try:
+        import torch
+
+        state = torch.load(exp / "final.pt", map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a missing or unreadable checkpoint is reported as "-"
+        return "-", "-"
+    m = state.get("config", {}).get("model", {})
+    n = sum(v.numel() for v in state.get("model", {}).values() if hasattr(v, "numel"))
+    arch = (f"{m.get('cell', '?')} {'bi' if m.get('bidirectional') else 'uni'} "
+            f"{m.get('layers', '?')}x{m.get('hidden', '?')}"
+            + (f" p{m['proj']}" if m.get("proj") else ""))
+    units = state.get("config", {}).get("data", {}).get("units", "?")
+    if units == "bpe":
+        units += str(state["config"]["data"].get("bpe_vocab_size", ""))
+    return f"{arch}, {units}", f"{n / 1e6:.2f} M"
+
+
+def _history(exp: Path) -> tuple[str, str]:
+    try:
+        hist = json.loads((exp / "history.json").read_text())
+    except (OSError, ValueError):
+        return "-", "-"
+    secs = sum(float(h.get("time_s", 0.0)) for h in hist)
+    return str(len(hist)), f"{secs / 60:.1f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("exp_dirs", nargs="+")
+    p.add_argument("--title", default="Results")
+    p.add_argument("--command", default="", help="the command that produced the results")
+    p.add_argument("--note", default="", help="a paragraph about the data (attribution)")
+    p.add_argument("--set", default="dev", help="the tuning set's name (decode_<set>, decode_<set>_lm)")
+    args = p.parse_args()
+    out = [f"# {args.title}", ""]
+    if args.command:
+        out += [f"Produced by `{args.command}` on {datetime.date.today().isoformat()} "
+                f"(host: {platform.machine()}, {os.cpu_count()} CPU cores).", ""]
+    if args.note:
+        out += [args.note, ""]
+    out += [f"| system | model | params | epochs | train min | {args.set} WER greedy | {args.set} WER LM "
+            "| LM weight / ins. penalty |", "|---|---|---|---|---|---|---|---|"]
+    extra = []
+    for d in args.exp_dirs:
+        exp = Path(d)
+        arch, params = _model_info(exp)
+        epochs, minutes = _history(exp)
+        greedy = _wer(_wer_line(exp / f"decode_{args.set}" / "wer"))
+        lm_dir = exp / f"decode_{args.set}_lm" / "scoring"
+        lm = _wer(_wer_line(lm_dir / "best_wer"))
+        try:
+            setting = f"{(lm_dir / 'lmwt').read_text().strip()} / {(lm_dir / 'wip').read_text().strip()}"
+        except OSError:
+            setting = "-"
+        out.append(f"| {exp.name} | {arch} | {params} | {epochs} | {minutes} | {greedy} | {lm} | {setting} |")
+        for w in sorted(exp.glob("decode_*/wer")):
+            if w.parent.name not in (f"decode_{args.set}", f"decode_{args.set}_lm"):
+                extra.append(f"| {exp.name} | {w.parent.name} | {_wer(_wer_line(w))} | `{_wer_line(w)}` |")
+    if extra:
+        out += ["", "Other decodes:", "", "| system | decode dir | WER | details |", "|---|---|---|---|", *extra]
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
