@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None,
                    help="checkpoint file, or an experiment dir (its final.pt); default: the decode dir's "
                         "parent, as in Kaldi's exp/<model>/decode_<set> layout")
-    p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
+    p.add_argument("--beam", type=int, default=1,
+                   help="1 = greedy (default); N > 1 = CTC prefix beam width; with --lm the search beam (1 = 50)")
     p.add_argument("--lm", default=None, help="word n-gram LM (ARPA, e.g. from asr train-lm): lexicon decoding")
     p.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM's log10 probabilities (default 1.0)")
     p.add_argument("--word-score", type=float, default=0.0,
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
     if args.lm:
         from asr.decode.lexicon import LexiconDecoder
 
-        lexdec = LexiconDecoder(s.tokenizer, args.lm, beam=max(args.beam, 50) if args.beam == 1 else args.beam,
+        lexdec = LexiconDecoder(s.tokenizer, args.lm, beam=50 if args.beam == 1 else args.beam,
                                 lm_weight=args.lm_weight, word_score=args.word_score)
     data = UtteranceData(args.data_dir, s.feature_source, s.sample_rate, s.frame_shift, need_text=False,
                          cache=False, skip_bad=args.skip_bad)
