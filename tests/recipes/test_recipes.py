@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -77,9 +75,9 @@ def test_fsdd_recipe(corpora, tmp_path):
     assert "decode_test_theo" in results and "decode_test`" in results
 
 
-@pytest.mark.slow
 def test_demo_recipe(tmp_path):
+    """The recipe `make demo` runs: needs only the corpus shipped in data/demo (no ../shared)."""
     s5 = copy_recipe("demo", tmp_path)
     run_recipe(s5, "--corpus-dir", str(REPO / "data" / "demo"))
-    assert wer(s5 / "exp" / "ctc" / "decode_test") < 100.0
+    assert wer(s5 / "exp" / "ctc" / "decode_test") <= 5.0, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()
     assert "%WER" in (s5 / "RESULTS.md").read_text()
