@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# speechocean762: LSTM architectures compared at matched size. One table (RESULTS_comparison.md) with
+# dev WER (greedy and lexicon + 3-gram LM), parameter count and training time for a deep LSTM, a deep
+# LSTMP (Sak et al. 2014: better than the LSTM at equal or fewer parameters), a BLSTM, a BLSTMP and the
+# four LSTM ablations of Levy et al. (2018), all on the same data, for the same epochs, with the same seed.
+# Usage: ./run_comparison.sh [--stage N] [--stop-stage N] [--systems "lstm lstmp ..."] [--units char]
+#                            [--epochs N] [--seed N] [--nj N] [--train-set DIR] [--dev-set DIR]
+# Needs run.sh's stages 1-4 (data/train_sp and data/dev with feats.scp, data/lang/lm_3gram.arpa).
+# Stages: 0 check the inputs and that every system is within --tolerance of the reference size,
+#         1 train (steps/train.sh, conf/train.yaml + the overrides below, into exp/cmp_<system>),
+#         2 decode dev greedy, 3 decode dev with the LM over the weight/penalty grid (tuned on dev),
+#         4 RESULTS_comparison.md (utils/results_table.py).
+#
+# Everything but the recurrent layers is conf/train.yaml's: 40 fbank + global CMVN + SpecAugment,
+# 3 frames stacked and every 3rd kept, 3 layers, dropout 0.2, Adam + newbob, train.seed (all systems
+# draw the same initialisation seed, batch order and augmentation). The reference size is that
+# config's 3-layer BLSTMP 192/96: 1,341,917 parameters with the 29 character units (the output
+# layer is included in every count). Each other architecture gets the width whose count is closest
+# to it (utils/match_model_size.py --solve, bisection over model.hidden with build_model's own
+# count; the projected uni LSTMP keeps the reference's proj = hidden / 2 ratio):
+#
+#   system            cell              dir  hidden  proj  params (char)  vs reference
+#   lstm              lstm              uni    246     -     1,341,467      -0.0%
+#   lstmp             lstm (LSTMP)      uni    320   160     1,343,549      +0.1%
+#   blstm             lstm              bi     146     -     1,349,361      +0.6%
+#   blstmp            lstm (LSTMP)      bi     192    96     1,341,917      reference
+#   lstm-srnn         lstm-srnn         uni    266     -     1,341,467      -0.0%
+#   lstm-srnn-out     lstm-srnn-out     uni    318     -     1,340,081      -0.1%
+#   lstm-srnn-hidden  lstm-srnn-hidden  uni    441     -     1,342,433      +0.0%
+#   lstm-gates        lstm-gates        uni    503     -     1,341,530      -0.0%
+#
+# The Levy et al. variants are unidirectional (as in their paper, and so that each removes one
+# part from the deep LSTM row above it) with the same 3 layers and no projection; fewer weights
+# per cell buy them wider layers at the same count. Unidirectional models run without
+# model.delay (CTC may emit late on its own). Stage 0 recounts every system with the units and
+# config in use and stops if one is more than --tolerance (10%) from the reference; to re-solve
+# after changing conf/train.yaml, e.g.:
+#   utils/match_model_size.py --config conf/train.yaml --data.train data/train_sp --target config \
+#     --solve --model.cell lstm-srnn --model.bidirectional false --model.proj 0
+# Training times are only comparable when the systems train one after another on an otherwise idle
+# machine (this script trains them in sequence). conf/train.yaml's 6 epochs take about an hour for
+# the reference system on 2 CPU cores, so the full comparison is a night's run; its smaller cousins
+# (--epochs 1, --systems subsets) are for checking the plumbing. Per training frame, at equal width,
+# lstm-srnn and lstm-srnn-out run at about half the speed of torch.nn.LSTM on CPU and
+# lstm-srnn-hidden and lstm-gates at 1.5-1.8x (tests/bench/train_throughput.py); matched size makes
+# the Levy variants wider, so their time column shows both effects.
+set -euo pipefail
+stage=0
+stop_stage=100
+systems="lstm lstmp blstm blstmp lstm-srnn lstm-srnn-out lstm-srnn-hidden lstm-gates"
+units=char                   # char | bpe<vocab size> | phone (for every system)
+epochs=                      # empty = conf/train.yaml's
+seed=                        # empty = conf/train.yaml's train.seed
+nj=2
+train_set=data/train_sp
+dev_set=data/dev
+lm=data/lang/lm_3gram.arpa
+lm_weights="0.5 1 1.5 2 3"
+word_ins_penalties="-1 0 1 2"
+tolerance=0.1                # stage 0: largest relative difference from the reference size
+default_grid="$lm_weights/$word_ins_penalties"
+. ./cmd.sh
+. ./path.sh
+. utils/parse_options.sh
+
+arch_opts() {  # the `asr train` model overrides of architecture $1 (sizes: see the header)
+  local uni="--model.bidirectional false --model.proj 0"
+  case $1 in
+    lstm) echo "--model.cell lstm $uni --model.hidden 246" ;;
+    lstmp) echo "--model.cell lstm --model.bidirectional false --model.hidden 320 --model.proj 160" ;;
+    blstm) echo "--model.cell lstm --model.bidirectional true --model.hidden 146 --model.proj 0" ;;
+    blstmp) echo "--model.cell lstm --model.bidirectional true --model.hidden 192 --model.proj 96" ;;
+    lstm-srnn) echo "--model.cell lstm-srnn $uni --model.hidden 266" ;;
+    lstm-srnn-out) echo "--model.cell lstm-srnn-out $uni --model.hidden 318" ;;
+    lstm-srnn-hidden) echo "--model.cell lstm-srnn-hidden $uni --model.hidden 441" ;;
+    lstm-gates) echo "--model.cell lstm-gates $uni --model.hidden 503" ;;
+    *) echo "run_comparison.sh: unknown system '$1' (lstm lstmp blstm blstmp lstm-srnn lstm-srnn-out" \
+            "lstm-srnn-hidden lstm-gates)" >&2; return 1 ;;
+  esac
+}
+unit_opts() {  # the `asr train` overrides of --units
+  case $units in
+    char) echo "--data.units char" ;;
+    bpe*) echo "--data.units bpe --data.bpe_vocab_size ${units#bpe}" ;;
+    phone) echo "--data.units phone --data.lexicon data/lang/lexicon.txt" ;;
+    *) echo "run_comparison.sh: unknown units '$units' (char | bpe<N> | phone)" >&2; return 1 ;;
+  esac
+}
+suffix=""; [ "$units" = char ] || suffix=_$units  # other units get their own exp dirs and table
+exp_dir() { echo "exp/cmp_$1$suffix"; }
+for sys in $systems; do arch_opts "$sys" > /dev/null; done
+unit_opts > /dev/null
+
+if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
+  for f in $train_set/feats.scp $dev_set/feats.scp $lm; do
+    [ -f "$f" ] || { echo "run_comparison.sh: $f not found (run ./run.sh --stop-stage 4 first)" >&2; exit 1; }
+  done
+  for sys in $systems; do
+    # shellcheck disable=SC2046
+    if ! line=$(utils/match_model_size.py --config conf/train.yaml --data.train "$train_set" $(unit_opts) \
+                --target config --tolerance "$tolerance" $(arch_opts "$sys")); then
+      echo "run_comparison.sh: $sys: ${line:-no count}; not within $tolerance of the reference (re-solve the" \
+           "sizes: see the header)" >&2
+      exit 1
+    fi
+    echo "$sys: $line"
+  done
+fi
+if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+  for sys in $systems; do
+    # shellcheck disable=SC2046
+    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml "$train_set" "$dev_set" "$(exp_dir "$sys")" \
+      $(unit_opts) $(arch_opts "$sys") ${epochs:+--train.epochs $epochs} ${seed:+--train.seed $seed}
+  done
+fi
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  for sys in $systems; do
+    steps/decode.sh --nj $nj --cmd "$decode_cmd" "$(exp_dir "$sys")" "$dev_set" "$(exp_dir "$sys")/decode_dev"
+  done
+fi
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  lex_opt=""; [ "$units" = phone ] && lex_opt="--lexicon data/lang/lexicon.txt"
+  for sys in $systems; do
+    # shellcheck disable=SC2086
+    steps/decode_lm.sh --cmd "$decode_cmd" $lex_opt --lm-weights "$lm_weights" \
+      --word-ins-penalties "$word_ins_penalties" "$(exp_dir "$sys")" "$lm" "$dev_set" \
+      "$(exp_dir "$sys")/decode_dev_lm"
+  done
+fi
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  out=RESULTS_comparison$suffix.md
+  opts="--units $units --systems \"$systems\"${epochs:+ --epochs $epochs}${seed:+ --seed $seed}"
+  [ "$train_set" = data/train_sp ] || opts+=" --train-set $train_set"
+  [ "$dev_set" = data/dev ] || opts+=" --dev-set $dev_set"
+  [ "$lm_weights/$word_ins_penalties" = "$default_grid" ] ||
+    opts+=" --lm-weights \"$lm_weights\" --word-ins-penalties \"$word_ins_penalties\""
+  # shellcheck disable=SC2046
+  utils/results_table.py --title "speechocean762: LSTM architectures at matched size (dev = 13 held-out speakers)" \
+    --command "cd egs/speechocean762/s5 && ./run_comparison.sh $opts" \
+    --note "Same data ($train_set), epochs, seed and configuration (conf/train.yaml) for every system; only \
+the recurrent layers differ, each sized to within $(awk "BEGIN {print $tolerance * 100}")% of the reference BLSTMP's \
+parameter count (widths and the reasons for them: the header of run_comparison.sh). 'uni'/'bi' in the model column: \
+unidirectional/bidirectional; the four Levy et al. (2018) ablations (lstm-srnn, lstm-srnn-out, lstm-srnn-hidden, \
+lstm-gates) are unidirectional, to compare with the deep LSTM. Sak et al. (2014) claim: cmp_lstmp <= cmp_lstm at \
+equal parameters. Training minutes were measured one system after another on the host below. Greedy = CTC best path; \
+LM = lexicon + $(basename "$lm") search with the LM weight / insertion penalty that is best on dev (tuned on the set \
+it reports, so optimistic by the same amount for every system). Data: speechocean762 (OpenSLR 101, Zhang et al. \
+2021, CC BY 4.0), train half only." \
+    $(for sys in $systems; do exp_dir "$sys"; done) > "$out.tmp"
+  mv "$out.tmp" "$out"
+  cat "$out"
+fi
