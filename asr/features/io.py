@@ -8,9 +8,7 @@ name, so a reader never sees an scp that refers to a partial archive.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -50,25 +48,17 @@ def write_feats(ark_path: str | os.PathLike, scp_path: str | os.PathLike | None,
     ark_path.parent.mkdir(parents=True, exist_ok=True)
     method = compression_method if compress else None
     scp: dict[str, str] = {}
-    fd, tmp = tempfile.mkstemp(prefix=f".{ark_path.name}.", suffix=".tmp", dir=ark_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for key, mat in items:
-                if not key or any(c.isspace() for c in key):
-                    raise FeatsError(f"{ark_path}: bad key {key!r} (empty or containing whitespace)")
-                arr = np.asarray(mat)
-                if arr.dtype not in (np.float32, np.float64):
-                    arr = arr.astype(np.float32)
-                offset = f.tell() + len(key.encode("utf-8")) + 1  # matrix starts after "key "
-                kaldiio.save_ark(f, {key: arr}, compression_method=method)
-                scp[key] = f"{ark_path}:{offset}"
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, ark_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    # atomic_write renames the archive into place only once it is complete and synced.
+    with atomic_write(ark_path, "wb", encoding=None) as f:
+        for key, mat in items:
+            if not key or any(c.isspace() for c in key):
+                raise FeatsError(f"{ark_path}: bad key {key!r} (empty or containing whitespace)")
+            arr = np.asarray(mat)
+            if arr.dtype not in (np.float32, np.float64):
+                arr = arr.astype(np.float32)
+            offset = f.tell() + len(key.encode("utf-8")) + 1  # matrix starts after "key "
+            kaldiio.save_ark(f, {key: arr}, compression_method=method)
+            scp[key] = f"{ark_path}:{offset}"
     if scp_path is not None:
         with atomic_write(scp_path) as f:
             for key, value in scp.items():
