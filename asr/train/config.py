@@ -20,6 +20,7 @@ class DataConfig:
     max_frames: int = 20000  # batch limit: utterances x longest utterance, in input frames
     max_utts: int = 64  # batch limit: utterances per batch
     max_duration: float = 30.0  # drop training utterances longer than this (seconds)
+    sortagrad: int = 0  # the first N epochs visit batches shortest first (SortaGrad, Amodei et al. 2016)
     cache: bool = True  # keep raw inputs (waveforms or feature matrices) in memory across epochs
     skip_bad: bool = False  # log and skip unreadable utterances instead of stopping
 

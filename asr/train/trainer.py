@@ -326,7 +326,9 @@ class Trainer:
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         """This epoch's batches of training utterance indices (a distributed back-end shards them)."""
         d = self.cfg.data
-        return self.train_data.batches(self.system.frame_shift, d.max_frames, d.max_utts, shuffle=True,
+        # SortaGrad: short utterances first helps CTC out of its early all-blank stage.
+        shuffle = epoch > d.sortagrad
+        return self.train_data.batches(self.system.frame_shift, d.max_frames, d.max_utts, shuffle=shuffle,
                                        seed=self.cfg.train.seed, epoch=epoch)
 
     def reduce(self, values: list[float]) -> list[float]:
@@ -404,6 +406,7 @@ class Trainer:
 
             bar = tqdm(total=len(batches), desc=f"epoch {self.epoch}", unit="batch", leave=False)
         tot_loss, tot_count, bad = 0.0, 0, 0
+        win_loss, win_count = 0.0, 0  # since the last log line
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         for b, idx in enumerate(batches):
             if bar is not None:
@@ -445,14 +448,18 @@ class Trainer:
             self.step += 1
             tot_loss += float(loss.detach())
             tot_count += count
+            win_loss += float(loss.detach())
+            win_count += count
             if bar is not None:
                 bar.set_postfix(loss=f"{tot_loss / max(tot_count, 1):.3f}")
             if cfg.train.log_interval and (b + 1) % cfg.train.log_interval == 0:
                 if bar is None:
-                    log.info("epoch %d, batch %d/%d: loss %.4f per %s", self.epoch, b + 1, len(batches),
-                             tot_loss / max(tot_count, 1), self.criterion.unit)
+                    log.info("epoch %d, batch %d/%d: loss %.4f per %s (last %d batches %.4f)", self.epoch,
+                             b + 1, len(batches), tot_loss / max(tot_count, 1), self.criterion.unit,
+                             cfg.train.log_interval, win_loss / max(win_count, 1))
                 if writer is not None:
-                    writer.add_scalar("train/loss", tot_loss / max(tot_count, 1), self.step)
+                    writer.add_scalar("train/loss", win_loss / max(win_count, 1), self.step)
+                win_loss, win_count = 0.0, 0
         if bar is not None:
             bar.close()
         tot_loss, tot_count = self.reduce([tot_loss, float(tot_count)])

@@ -9,7 +9,8 @@ once beforehand and not timed. RTF = processing seconds / audio seconds.
 In the same run, interleaved repetition by repetition:
 
 - ``baseline``: the same computation from off-the-shelf parts:
-  ``torchaudio.compliance.kaldi.fbank`` -> global CMVN -> stacking by ``unfold`` ->
+  ``torchaudio.compliance.kaldi.fbank`` -> CMVN (global, or per utterance for speaker-CMVN
+  systems) -> stacking by ``unfold`` ->
   ``torch.nn.LSTM`` + ``nn.Linear`` with the model's own weights (cell ``lstm`` models,
   which is what the default speechocean762 model is; other cells get an ``nn.LSTM`` of the
   same width and depth) -> per-frame argmax with repeats and blanks removed;
@@ -134,7 +135,7 @@ def random_checkpoint(config: Path, texts: list[str], waves: list[torch.Tensor],
 
 
 class Baseline(nn.Module):
-    """torchaudio Kaldi fbank -> global CMVN -> stacking -> torch.nn.LSTM -> linear -> greedy CTC."""
+    """torchaudio Kaldi fbank -> CMVN (global or per utterance) -> stacking -> torch.nn.LSTM -> linear -> greedy CTC."""
 
     def __init__(self, system: System) -> None:
         super().__init__()
@@ -148,6 +149,10 @@ class Baseline(nn.Module):
             stats = system.frontend.global_stats.double()
             mean = stats[0, :-1] / stats[0, -1]
             var = (stats[1, :-1] / stats[0, -1] - mean ** 2).clamp(min=1e-10)
+        # One file has no speaker: speaker-CMVN systems normalise it by its own statistics (as
+        # asr transcribe and Recognizer do without spk_stats).
+        self.per_utterance = system.frontend.cfg.cmvn in ("speaker", "utterance")
+        self.norm_vars = system.frontend.cfg.norm_vars
         self.register_buffer("mean", mean.float())
         self.register_buffer("inv_std", var.rsqrt().float() if system.frontend.cfg.norm_vars
                              else torch.ones_like(mean).float())
@@ -167,7 +172,12 @@ class Baseline(nn.Module):
         import torchaudio.compliance.kaldi as kaldi
 
         feats = kaldi.fbank(wave[None] * 32768.0, **self.fbank_kwargs)  # Kaldi's int16 sample scale
-        feats = (feats - self.mean) * self.inv_std  # (T, F)
+        if self.per_utterance:
+            feats = feats - feats.mean(0)
+            if self.norm_vars:
+                feats = feats * feats.var(0, unbiased=False).clamp(min=1e-10).rsqrt()
+        else:
+            feats = (feats - self.mean) * self.inv_std  # (T, F)
         if self.stack > 1:  # future frames, the last one repeated (as asr.features.splice)
             feats = torch.cat([feats, feats[-1:].expand(self.stack - 1, -1)])
             feats = feats.unfold(0, self.stack, 1).transpose(1, 2).reshape(-1, self.stack * feats.shape[1])

@@ -150,3 +150,14 @@ def test_mixed_precision_training_on_gpu(tiny_data, tmp_path):
     assert all(r["train_loss"] == r["train_loss"] for r in t.history)  # finite, not NaN
     rebuilt = System.from_state(load_checkpoint(tmp_path / "final.pt"))  # loads on CPU
     assert next(rebuilt.parameters()).device.type == "cpu"
+
+
+def test_sortagrad_visits_short_batches_first_then_shuffles(tiny_data, tmp_path):
+    train, dev = tiny_data
+    t = Trainer(make_cfg(train, dev, data__sortagrad=1, data__max_frames=300), tmp_path)
+    durs = t.train_data.durations
+    first = t.epoch_batches(1)
+    longest = [max(durs[i] for i in b) for b in first]
+    assert longest == sorted(longest) and len(first) > 2
+    later = t.epoch_batches(2)
+    assert sorted(map(sorted, later)) == sorted(map(sorted, first)) and later != first

@@ -5,6 +5,7 @@
 # and insertion penalty tuned on a speaker-disjoint dev set carved from train.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
+#                 [--resume true|false]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
 #         the best system and its tuned LM setting, 8 RESULTS.md.
@@ -21,6 +22,7 @@ lm_order=3
 lm_weights="0.5 1 1.5 2 3"
 word_ins_penalties="-1 0 1 2"
 epochs=                      # empty = conf/train.yaml's
+resume=false                 # stage 5: continue each system from its newest epoch checkpoint
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -64,7 +66,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for sys in $systems; do
     # shellcheck disable=SC2046
-    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train_sp data/dev exp/ctc_$sys \
+    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml --resume $resume data/train_sp data/dev exp/ctc_$sys \
       $(system_opts $sys) ${epochs:+--train.epochs $epochs}
   done
 fi

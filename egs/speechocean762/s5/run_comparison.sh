@@ -11,23 +11,23 @@
 #         2 decode dev greedy, 3 decode dev with the LM over the weight/penalty grid (tuned on dev),
 #         4 RESULTS_comparison.md (utils/results_table.py).
 #
-# Everything but the recurrent layers is conf/train.yaml's: 40 fbank + global CMVN + SpecAugment,
-# 3 frames stacked and every 3rd kept, 3 layers, dropout 0.2, Adam + newbob, train.seed (all systems
-# draw the same initialisation seed, batch order and augmentation). The reference size is that
-# config's 3-layer BLSTMP 192/96: 1,341,917 parameters with the 29 character units (the output
-# layer is included in every count). Each other architecture gets the width whose count is closest
-# to it (utils/match_model_size.py --solve, bisection over model.hidden with build_model's own
-# count; the projected uni LSTMP keeps the reference's proj = hidden / 2 ratio):
+# Everything but the recurrent layers is conf/train.yaml's: 40 fbank + speaker CMVN + SpecAugment,
+# 3 frames stacked and every 3rd kept, 3 layers, dropout 0.1, Adam with SortaGrad and exponential
+# decay, train.seed (all systems draw the same initialisation seed, batch order and augmentation).
+# The reference size is that config's 3-layer BLSTM 160: 1,604,189 parameters with the 29 character
+# units (the output layer is included in every count). Each other architecture gets the width whose
+# count is closest to it (utils/match_model_size.py --solve, bisection over model.hidden with
+# build_model's own count; the projected models keep proj = hidden / 2):
 #
 #   system            cell              dir  hidden  proj  params (char)  vs reference
-#   lstm              lstm              uni    246     -     1,341,467      -0.0%
-#   lstmp             lstm (LSTMP)      uni    320   160     1,343,549      +0.1%
-#   blstm             lstm              bi     146     -     1,349,361      +0.6%
-#   blstmp            lstm (LSTMP)      bi     192    96     1,341,917      reference
-#   lstm-srnn         lstm-srnn         uni    266     -     1,341,467      -0.0%
-#   lstm-srnn-out     lstm-srnn-out     uni    318     -     1,340,081      -0.1%
-#   lstm-srnn-hidden  lstm-srnn-hidden  uni    441     -     1,342,433      +0.0%
-#   lstm-gates        lstm-gates        uni    503     -     1,341,530      -0.0%
+#   lstm              lstm              uni    270     -     1,601,939      -0.1%
+#   lstmp             lstm (LSTMP)      uni    351   176     1,602,885      -0.1%
+#   blstm             lstm              bi     160     -     1,604,189      reference
+#   blstmp            lstm (LSTMP)      bi     211   106     1,605,557      +0.1%
+#   lstm-srnn         lstm-srnn         uni    292     -     1,601,649      -0.2%
+#   lstm-srnn-out     lstm-srnn-out     uni    349     -     1,600,543      -0.2%
+#   lstm-srnn-hidden  lstm-srnn-hidden  uni    485     -     1,604,409      +0.0%
+#   lstm-gates        lstm-gates        uni    551     -     1,601,786      -0.1%
 #
 # The Levy et al. variants are unidirectional (as in their paper, and so that each removes one
 # part from the deep LSTM row above it) with the same 3 layers and no projection; fewer weights
@@ -38,10 +38,11 @@
 #   utils/match_model_size.py --config conf/train.yaml --data.train data/train_sp --target config \
 #     --solve --model.cell lstm-srnn --model.bidirectional false --model.proj 0
 # Training times are only comparable when the systems train one after another on an otherwise idle
-# machine (this script trains them in sequence). conf/train.yaml's 6 epochs take about an hour for
-# the reference system on 2 CPU cores, so the full comparison is a night's run; its smaller cousins
-# (--epochs 1, --systems subsets) are for checking the plumbing. Per training frame, at equal width,
-# lstm-srnn and lstm-srnn-out run at about half the speed of torch.nn.LSTM on CPU and
+# machine (this script trains them in sequence). On 2 CPU cores the reference takes about 40 min
+# (RESULTS.md); the projected models (no oneDNN kernel for LSTMP in torch) and the Levy variants
+# (our fused recurrence) run slower per parameter, so the full comparison is a night's run; its
+# smaller cousins (--epochs 1, --systems subsets) are for checking the plumbing. Per training frame,
+# at equal width, lstm-srnn and lstm-srnn-out run at about half the speed of torch.nn.LSTM on CPU and
 # lstm-srnn-hidden and lstm-gates at 1.5-1.8x (tests/bench/train_throughput.py); matched size makes
 # the Levy variants wider, so their time column shows both effects.
 set -euo pipefail
@@ -66,14 +67,14 @@ default_grid="$lm_weights/$word_ins_penalties"
 arch_opts() {  # the `asr train` model overrides of architecture $1 (sizes: see the header)
   local uni="--model.bidirectional false --model.proj 0"
   case $1 in
-    lstm) echo "--model.cell lstm $uni --model.hidden 246" ;;
-    lstmp) echo "--model.cell lstm --model.bidirectional false --model.hidden 320 --model.proj 160" ;;
-    blstm) echo "--model.cell lstm --model.bidirectional true --model.hidden 146 --model.proj 0" ;;
-    blstmp) echo "--model.cell lstm --model.bidirectional true --model.hidden 192 --model.proj 96" ;;
-    lstm-srnn) echo "--model.cell lstm-srnn $uni --model.hidden 266" ;;
-    lstm-srnn-out) echo "--model.cell lstm-srnn-out $uni --model.hidden 318" ;;
-    lstm-srnn-hidden) echo "--model.cell lstm-srnn-hidden $uni --model.hidden 441" ;;
-    lstm-gates) echo "--model.cell lstm-gates $uni --model.hidden 503" ;;
+    lstm) echo "--model.cell lstm $uni --model.hidden 270" ;;
+    lstmp) echo "--model.cell lstm --model.bidirectional false --model.hidden 351 --model.proj 176" ;;
+    blstm) echo "--model.cell lstm --model.bidirectional true --model.hidden 160 --model.proj 0" ;;
+    blstmp) echo "--model.cell lstm --model.bidirectional true --model.hidden 211 --model.proj 106" ;;
+    lstm-srnn) echo "--model.cell lstm-srnn $uni --model.hidden 292" ;;
+    lstm-srnn-out) echo "--model.cell lstm-srnn-out $uni --model.hidden 349" ;;
+    lstm-srnn-hidden) echo "--model.cell lstm-srnn-hidden $uni --model.hidden 485" ;;
+    lstm-gates) echo "--model.cell lstm-gates $uni --model.hidden 551" ;;
     *) echo "run_comparison.sh: unknown system '$1' (lstm lstmp blstm blstmp lstm-srnn lstm-srnn-out" \
             "lstm-srnn-hidden lstm-gates)" >&2; return 1 ;;
   esac
