@@ -20,7 +20,7 @@ when the ratio is > 0, else the configured ``model.proj``) for the count closest
 ``--target``, and prints the hidden size, the projection and the count. ``--target
 config`` is the count of the ``--config`` files alone, without the overrides.
 
-Examples (in egs/speechocean762/s5; the reference is conf/train.yaml's BLSTMP):
+Examples (in egs/speechocean762/s5; the reference is conf/train.yaml's BLSTM):
   utils/match_model_size.py --config conf/train.yaml --text data/train_sp/text
   utils/match_model_size.py --config conf/train.yaml --text data/train_sp/text --target config --solve \\
       --model.cell lstm-srnn --model.bidirectional false --model.proj 0
