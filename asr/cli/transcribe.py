@@ -92,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="checkpoint file or experiment dir (its final.pt)")
     p.add_argument("--format", choices=("text", "json", "ctm"), default="text", help="output format (default text)")
     p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
+    p.add_argument("--lm", default=None,
+                   help="word n-gram LM (ARPA, e.g. data/lang/lm_3gram.arpa): lexicon + LM search (text format)")
+    p.add_argument("--lm-weight", type=float, default=1.0,
+                   help="with --lm: weight of the LM's log10 probabilities (default 1.0; a recipe's "
+                        "decode_*_lm/scoring/lmwt holds the tuned one)")
+    p.add_argument("--word-score", type=float, default=0.0,
+                   help="with --lm: score added per word, minus Kaldi's insertion penalty (default 0.0)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per batch (default 16)")
     p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
@@ -115,6 +122,8 @@ def main(argv: list[str]) -> int:
         raise AsrError(f"--beam must be >= 1, got {args.beam}")
     if not Path(args.model).exists():
         raise AsrError(f"{args.model}: model not found (a checkpoint file or an experiment dir)")
+    if args.lm and args.format != "text":
+        raise AsrError("--lm gives words without times: use --format text (or drop --lm for json/ctm)")
     inputs = collect_inputs(args.audio)
 
     import torch
@@ -124,6 +133,12 @@ def main(argv: list[str]) -> int:
     from asr.fileio import atomic_write
 
     rec = Recognizer(args.model, device=args.device, beam=args.beam)
+    lexdec = None
+    if args.lm:
+        from asr.decode.lexicon import LexiconDecoder
+
+        lexdec = LexiconDecoder(rec.system.tokenizer, args.lm, beam=50 if args.beam == 1 else args.beam,
+                                lm_weight=args.lm_weight, word_score=args.word_score)
     channel = None if args.channel < 0 else args.channel
     bar = None
     if not args.no_progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
@@ -135,8 +150,12 @@ def main(argv: list[str]) -> int:
         chunk = inputs[start: start + args.batch_size]
         waves = [torch.from_numpy(read_audio(src, sample_rate=rec.sample_rate, channel=channel, name=name)[0])
                  for name, src in chunk]
-        for (name, _), res in zip(chunk, rec.recognize(waves)):
-            lines += format_result(name, res, args.format)
+        if lexdec is not None:
+            lines += [f"{name} {' '.join(words)}".rstrip()
+                      for (name, _), words in zip(chunk, lexdec.decode(*rec.log_probs(waves)))]
+        else:
+            for (name, _), res in zip(chunk, rec.recognize(waves)):
+                lines += format_result(name, res, args.format)
         if bar is not None:
             bar.update(len(chunk))
         elif len(inputs) > 10 * args.batch_size:

@@ -4,7 +4,8 @@
 #  e.g.: steps/train.sh --config conf/train.yaml data/train data/dev exp/ctc --train.epochs 20
 # Options:
 #   --cmd CMD              job runner (default utils/run.pl)
-#   --config FILE          YAML experiment config (see `asr train --print-config`)
+#   --config "FILE ..."    YAML experiment config(s), later ones override earlier ones
+#                          (see `asr train --print-config`)
 #   --resume true|false    continue from the newest epoch checkpoint in <exp-dir> (default false)
 # Everything after <exp-dir> is passed to `asr train` as config overrides.
 # Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}.
@@ -23,7 +24,7 @@ utils/validate_data_dir.sh --no-feats "$train"
 [ -z "$dev" ] || utils/validate_data_dir.sh --no-feats "$dev"
 mkdir -p "$exp/log"
 opts=()
-[ -z "$config" ] || opts+=(--config "$config")
+for c in $config; do opts+=(--config "$c"); done
 [ "$resume" = false ] || opts+=(--resume)
 log=$exp/log/train.$(date +%Y%m%d-%H%M%S).log
 $cmd "$log" asr train --no-progress --log-file /dev/null "${opts[@]}" \

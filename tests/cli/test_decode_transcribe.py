@@ -202,3 +202,22 @@ def test_decode_with_a_word_lm(cli_data, tiny_model, tmp_path):
     lines = (out / "text").read_text().splitlines()
     assert len(lines) == 4 and all(set(line.split()[1:]) <= vocab for line in lines)
     assert (out / "wer").is_file()
+
+
+def test_transcribe_with_a_word_lm_matches_decode(cli_data, tiny_model, tmp_path, capsys):
+    """asr transcribe --lm runs the same lexicon + LM search as asr decode --lm, file by file."""
+    train, test = cli_data
+    lm = tmp_path / "lm.arpa"
+    assert asr_main(["train-lm", "-q", "--order", "2", "--kaldi-text", str(train / "text"), str(lm)]) == 0
+    out = tmp_path / "decode_lm"
+    assert asr_main(["decode", "-q", "--lm", str(lm), "--lm-weight", "0.5", "--num-threads", "1", "--model",
+                     str(tiny_model), str(test), str(out)]) == 0
+    decoded = dict(line.partition(" ")[::2] for line in (out / "text").read_text().splitlines())
+    capsys.readouterr()
+    assert asr_main(["transcribe", "-q", "--lm", str(lm), "--lm-weight", "0.5", "--model", str(tiny_model),
+                     str(test / "wav.scp")]) == 0
+    got = dict(line.partition(" ")[::2] for line in capsys.readouterr().out.splitlines())
+    assert got == decoded and len(got) == 4
+    assert asr_main(["transcribe", "--lm", str(lm), "--format", "json", "--model", str(tiny_model),
+                     str(test / "wav.scp")]) == 1
+    assert "--format text" in capsys.readouterr().err

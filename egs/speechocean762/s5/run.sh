@@ -5,7 +5,7 @@
 # and insertion penalty tuned on a speaker-disjoint dev set carved from train.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
-#                 [--resume true|false]
+#                 [--train-config "conf/train.yaml ..."] [--resume true|false]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
 #         the best system and its tuned LM setting, 8 RESULTS.md.
@@ -22,6 +22,7 @@ lm_order=3
 lm_weights="0.5 1 1.5 2 3"
 word_ins_penalties="-1 0 1 2"
 epochs=                      # empty = conf/train.yaml's
+train_config=conf/train.yaml  # stage 5: config file(s), e.g. "conf/train.yaml conf/train_gpu.yaml"
 resume=false                 # stage 5: continue each system from its newest epoch checkpoint
 . ./cmd.sh
 . ./path.sh
@@ -66,7 +67,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for sys in $systems; do
     # shellcheck disable=SC2046
-    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml --resume $resume data/train_sp data/dev exp/ctc_$sys \
+    steps/train.sh --cmd "$train_cmd" --config "$train_config" --resume $resume data/train_sp data/dev exp/ctc_$sys \
       $(system_opts $sys) ${epochs:+--train.epochs $epochs}
   done
 fi
@@ -96,8 +97,9 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ] && [ -n "$test_sets" ]; then
   done
 fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  cfg_opt=""; [ "$train_config" = conf/train.yaml ] || cfg_opt=" --train-config \"$train_config\""
   utils/results_table.py --title "speechocean762: CTC systems (dev = 13 held-out speakers)" \
-    --command "cd egs/speechocean762/s5 && ./run.sh --systems \"$systems\"${epochs:+ --epochs $epochs}" \
+    --command "cd egs/speechocean762/s5 && ./run.sh --systems \"$systems\"${epochs:+ --epochs $epochs}$cfg_opt" \
     --note "Data: speechocean762 (OpenSLR 101, Zhang et al. 2021, CC BY 4.0), train half only; dev = speakers in local/dev_speakers.txt, never trained on. LM: ${lm_order}-gram modified Kneser-Ney on the training transcripts." \
     $(for sys in $systems; do echo exp/ctc_$sys; done) > RESULTS.md.tmp
   mv RESULTS.md.tmp RESULTS.md
