@@ -89,6 +89,8 @@ def main() -> int:
         arch, params = _model_info(exp)
         epochs, minutes = _history(exp)
         greedy = _wer(_wer_line(exp / f"decode_{args.set}" / "wer"))
+        if arch.endswith(", phone"):  # greedy output is a phone string: no word error rate
+            greedy = "n/a (phones)"
         lm_dir = exp / f"decode_{args.set}_lm" / "scoring"
         lm = _wer(_wer_line(lm_dir / "best_wer"))
         try:
