@@ -41,3 +41,26 @@ def add_logging_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("--log-file", default=None, help="also write the log to this file")
+
+
+def add_lm_args(p: argparse.ArgumentParser) -> None:
+    """``--lm``, ``--lm-weight`` and ``--word-score``: lexicon + word n-gram search (asr decode, transcribe)."""
+    p.add_argument("--lm", default=None, help="word n-gram LM (ARPA, e.g. from asr train-lm): lexicon decoding")
+    p.add_argument("--lm-weight", type=float, default=1.0,
+                   help="with --lm: weight of the LM's log10 probabilities (default 1.0; a recipe's "
+                        "decode_*_lm/scoring/lmwt holds the tuned one)")
+    p.add_argument("--word-score", type=float, default=0.0,
+                   help="with --lm: score added per word, minus Kaldi's word insertion penalty (default 0.0)")
+
+
+def lexicon_decoder(tokenizer: object, args: argparse.Namespace) -> object | None:
+    """The :class:`asr.decode.lexicon.LexiconDecoder` of :func:`add_lm_args`' options (None without --lm).
+
+    ``args.beam`` is the search beam; 1 (greedy without an LM) means the decoder's default of 50.
+    """
+    if not args.lm:
+        return None
+    from asr.decode.lexicon import LexiconDecoder
+
+    return LexiconDecoder(tokenizer, args.lm, beam=50 if args.beam == 1 else args.beam,
+                          lm_weight=args.lm_weight, word_score=args.word_score)

@@ -18,7 +18,7 @@ import logging
 import time
 from pathlib import Path
 
-from asr.cli.args import add_logging_args
+from asr.cli.args import add_lm_args, add_logging_args, lexicon_decoder
 
 log = logging.getLogger("asr.decode")
 
@@ -32,10 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "parent, as in Kaldi's exp/<model>/decode_<set> layout")
     p.add_argument("--beam", type=int, default=1,
                    help="1 = greedy (default); N > 1 = CTC prefix beam width; with --lm the search beam (1 = 50)")
-    p.add_argument("--lm", default=None, help="word n-gram LM (ARPA, e.g. from asr train-lm): lexicon decoding")
-    p.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM's log10 probabilities (default 1.0)")
-    p.add_argument("--word-score", type=float, default=0.0,
-                   help="score added per word, minus Kaldi's word insertion penalty (default 0.0)")
+    add_lm_args(p)
     p.add_argument("--max-frames", type=int, default=40000,
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
@@ -71,12 +68,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.num_threads)
     rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=args.beam)
     s = rec.system
-    lexdec = None
-    if args.lm:
-        from asr.decode.lexicon import LexiconDecoder
-
-        lexdec = LexiconDecoder(s.tokenizer, args.lm, beam=50 if args.beam == 1 else args.beam,
-                                lm_weight=args.lm_weight, word_score=args.word_score)
+    lexdec = lexicon_decoder(s.tokenizer, args)
     data = UtteranceData(args.data_dir, s.feature_source, s.sample_rate, s.frame_shift, need_text=False,
                          cache=False, skip_bad=args.skip_bad)
     how = (f"lexicon search with {args.lm}, LM weight {args.lm_weight}, word score {args.word_score}" if lexdec

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from asr.cli.args import add_logging_args
+from asr.cli.args import add_lm_args, add_logging_args, lexicon_decoder
 from asr.errors import AsrError
 
 log = logging.getLogger("asr.transcribe")
@@ -92,13 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="checkpoint file or experiment dir (its final.pt)")
     p.add_argument("--format", choices=("text", "json", "ctm"), default="text", help="output format (default text)")
     p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
-    p.add_argument("--lm", default=None,
-                   help="word n-gram LM (ARPA, e.g. data/lang/lm_3gram.arpa): lexicon + LM search (text format)")
-    p.add_argument("--lm-weight", type=float, default=1.0,
-                   help="with --lm: weight of the LM's log10 probabilities (default 1.0; a recipe's "
-                        "decode_*_lm/scoring/lmwt holds the tuned one)")
-    p.add_argument("--word-score", type=float, default=0.0,
-                   help="with --lm: score added per word, minus Kaldi's insertion penalty (default 0.0)")
+    add_lm_args(p)  # text format only
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per batch (default 16)")
     p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
@@ -133,12 +127,7 @@ def main(argv: list[str]) -> int:
     from asr.fileio import atomic_write
 
     rec = Recognizer(args.model, device=args.device, beam=args.beam)
-    lexdec = None
-    if args.lm:
-        from asr.decode.lexicon import LexiconDecoder
-
-        lexdec = LexiconDecoder(rec.system.tokenizer, args.lm, beam=50 if args.beam == 1 else args.beam,
-                                lm_weight=args.lm_weight, word_score=args.word_score)
+    lexdec = lexicon_decoder(rec.system.tokenizer, args)
     channel = None if args.channel < 0 else args.channel
     bar = None
     if not args.no_progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:

@@ -446,9 +446,10 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.step += 1
-            tot_loss += float(loss.detach())
+            batch_loss = float(loss.detach())
+            tot_loss += batch_loss
             tot_count += count
-            win_loss += float(loss.detach())
+            win_loss += batch_loss
             win_count += count
             if bar is not None:
                 bar.set_postfix(loss=f"{tot_loss / max(tot_count, 1):.3f}")
