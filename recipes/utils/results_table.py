@@ -4,7 +4,8 @@
 Usage: utils/results_table.py [--title T] [--command C] [--note N] [--set dev] <exp-dir> ...
 
 For each ``<exp-dir>`` it reads what the steps wrote there: ``final.pt`` (model
-configuration and parameter count), ``history.json`` (epochs and training time),
+configuration and parameter count), ``history.json`` (epochs, training time, and the last epoch's loss and token
+accuracy on the dev set: per token, before decoding),
 ``decode_<set>/wer`` (greedy decoding) and ``decode_<set>_lm/scoring/best_wer``
 with ``scoring/lmwt`` and ``scoring/wip`` (lexicon + LM decoding tuned on that
 set). Any other ``decode_*/wer`` (test sets) gets a row of its own under the table.
@@ -39,14 +40,14 @@ def _wer(line: str | None) -> str:
     return m.group(1) if m else "-"
 
 
-def _model_info(exp: Path) -> tuple[str, str]:
-    """(architecture summary, parameter count) from the checkpoint, or dashes."""
+def _model_info(exp: Path) -> tuple[str, str, str]:
+    """(architecture summary, units, parameter count) from the checkpoint, or dashes."""
     try:
         import torch
 
         state = torch.load(exp / "final.pt", map_location="cpu", weights_only=False)
     except Exception:  # noqa: BLE001 - a missing or unreadable checkpoint is reported as "-"
-        return "-", "-"
+        return "-", "-", "-"
     m = state.get("config", {}).get("model", {})
     n = sum(v.numel() for v in state.get("model", {}).values() if hasattr(v, "numel"))
     arch = (f"{m.get('cell', '?')} {'bi' if m.get('bidirectional') else 'uni'} "
@@ -55,16 +56,21 @@ def _model_info(exp: Path) -> tuple[str, str]:
     units = state.get("config", {}).get("data", {}).get("units", "?")
     if units == "bpe":
         units += str(state["config"]["data"].get("bpe_vocab_size", ""))
-    return f"{arch}, {units}", f"{n / 1e6:.2f} M"
+    return arch, units, f"{n / 1e6:.2f} M"
 
 
-def _history(exp: Path) -> tuple[str, str]:
+def _history(exp: Path) -> tuple[str, str, str, str]:
+    """(epochs, training minutes, last epoch's dev loss, last epoch's dev token accuracy in %) from
+    history.json, or dashes."""
     try:
         hist = json.loads((exp / "history.json").read_text())
     except (OSError, ValueError):
-        return "-", "-"
+        return "-", "-", "-", "-"
     secs = sum(float(h.get("time_s", 0.0)) for h in hist)
-    return str(len(hist)), f"{secs / 60:.1f}"
+    last = hist[-1] if hist else {}
+    loss = f"{last['dev_loss']:.3f}" if last.get("dev_loss") is not None else "-"
+    acc = f"{100 * last['dev_token_acc']:.1f}" if last.get("dev_token_acc") is not None else "-"
+    return str(len(hist)), f"{secs / 60:.1f}", loss, acc
 
 
 def main() -> int:
@@ -81,15 +87,16 @@ def main() -> int:
                 f"(host: {platform.machine()}, {os.cpu_count()} CPU cores).", ""]
     if args.note:
         out += [args.note, ""]
-    out += [f"| system | model | params | epochs | train min | {args.set} WER greedy | {args.set} WER LM "
-            "| LM weight / ins. penalty |", "|---|---|---|---|---|---|---|---|"]
+    out += [f"| system | model | params | epochs | train min | {args.set} loss | {args.set} token acc % "
+            f"| {args.set} WER greedy | {args.set} WER LM | LM weight / ins. penalty |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     extra = []
     for d in args.exp_dirs:
         exp = Path(d)
-        arch, params = _model_info(exp)
-        epochs, minutes = _history(exp)
+        arch, units, params = _model_info(exp)
+        epochs, minutes, loss, acc = _history(exp)
         greedy = _wer(_wer_line(exp / f"decode_{args.set}" / "wer"))
-        if arch.endswith(", phone"):  # greedy output is a phone string: no word error rate
+        if units == "phone":  # greedy output is a phone string: no word error rate
             greedy = "n/a (phones)"
         lm_dir = exp / f"decode_{args.set}_lm" / "scoring"
         lm = _wer(_wer_line(lm_dir / "best_wer"))
@@ -97,7 +104,9 @@ def main() -> int:
             setting = f"{(lm_dir / 'lmwt').read_text().strip()} / {(lm_dir / 'wip').read_text().strip()}"
         except OSError:
             setting = "-"
-        out.append(f"| {exp.name} | {arch} | {params} | {epochs} | {minutes} | {greedy} | {lm} | {setting} |")
+        model = arch if units == "-" else f"{arch}, {units}"
+        out.append(f"| {exp.name} | {model} | {params} | {epochs} | {minutes} | {loss} | {acc} | {greedy} | {lm} "
+                   f"| {setting} |")
         for w in sorted(exp.glob("decode_*/wer")):
             if w.parent.name not in (f"decode_{args.set}", f"decode_{args.set}_lm"):
                 extra.append(f"| {exp.name} | {w.parent.name} | {_wer(_wer_line(w))} | `{_wer_line(w)}` |")
