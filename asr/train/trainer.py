@@ -421,6 +421,7 @@ class Trainer:
             if count == 0:
                 continue
             finite = bool(torch.isfinite(loss))
+            what = "loss"
             if finite:
                 self.scaler.scale(loss / count).backward()
                 self.scaler.unscale_(self.optimizer)
@@ -428,10 +429,11 @@ class Trainer:
                                                       else math.inf)
                 # With AMP, inf gradients are the scaler's business (it skips the step and lowers the scale).
                 finite = self.amp or bool(torch.isfinite(norm))
+                what = f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per token)"
             if not finite:
                 bad += 1
                 names = [u.utt for u in batch.utts]
-                log.warning("non-finite loss or gradient in the batch of %s; batch skipped (%d so far, limit %d)",
+                log.warning("non-finite %s in the batch of %s; batch skipped (%d so far, limit %d)", what,
                             ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else ""),
                             bad, cfg.train.max_bad_batches)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -439,9 +441,9 @@ class Trainer:
                     self.scaler.update()
                 if bad >= cfg.train.max_bad_batches:
                     raise TrainingError(
-                        f"{bad} batches with a non-finite loss in epoch {self.epoch}: stopping. The checkpoints "
-                        f"in {self.exp} are untouched; lower optim.lr, set optim.grad_clip, or check the data "
-                        f"of the utterances named in the warnings")
+                        f"{bad} batches with a non-finite loss or gradient in epoch {self.epoch}: stopping. The "
+                        f"checkpoints in {self.exp} are untouched; lower optim.lr, set optim.grad_clip, or check "
+                        f"the data of the utterances named in the warnings")
                 continue
             self.scaler.step(self.optimizer)
             self.scaler.update()

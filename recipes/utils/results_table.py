@@ -4,8 +4,9 @@
 Usage: utils/results_table.py [--title T] [--command C] [--note N] [--set dev] <exp-dir> ...
 
 For each ``<exp-dir>`` it reads what the steps wrote there: ``final.pt`` (model
-configuration and parameter count), ``history.json`` (epochs, training time, and the last epoch's loss and token
-accuracy on the dev set: per token, before decoding),
+configuration and parameter count; a run without one is shown from its newest
+``epoch-N.pt``, its epochs marked "unfinished"), ``history.json`` (epochs, training
+time, and the last epoch's dev loss and token accuracy, per token, before decoding),
 ``decode_<set>/wer`` (greedy decoding) and ``decode_<set>_lm/scoring/best_wer``
 with ``scoring/lmwt`` and ``scoring/wip`` (lexicon + LM decoding tuned on that
 set). Any other ``decode_*/wer`` (test sets) gets a row of its own under the table.
@@ -40,12 +41,20 @@ def _wer(line: str | None) -> str:
     return m.group(1) if m else "-"
 
 
+def _checkpoint(exp: Path) -> Path:
+    """final.pt, or for a run that did not finish, its newest epoch-N.pt (or final.pt when there is none)."""
+    if (exp / "final.pt").is_file():
+        return exp / "final.pt"
+    epochs = sorted(exp.glob("epoch-*.pt"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    return epochs[-1] if epochs else exp / "final.pt"
+
+
 def _model_info(exp: Path) -> tuple[str, str, str]:
     """(architecture summary, units, parameter count) from the checkpoint, or dashes."""
     try:
         import torch
 
-        state = torch.load(exp / "final.pt", map_location="cpu", weights_only=False)
+        state = torch.load(_checkpoint(exp), map_location="cpu", weights_only=False)
     except Exception:  # noqa: BLE001 - a missing or unreadable checkpoint is reported as "-"
         return "-", "-", "-"
     m = state.get("config", {}).get("model", {})
@@ -70,7 +79,8 @@ def _history(exp: Path) -> tuple[str, str, str, str]:
     last = hist[-1] if hist else {}
     loss = f"{last['dev_loss']:.3f}" if last.get("dev_loss") is not None else "-"
     acc = f"{100 * last['dev_token_acc']:.1f}" if last.get("dev_token_acc") is not None else "-"
-    return str(len(hist)), f"{secs / 60:.1f}", loss, acc
+    epochs = str(len(hist)) if (exp / "final.pt").is_file() else f"{len(hist)} (unfinished)"
+    return epochs, f"{secs / 60:.1f}", loss, acc
 
 
 def main() -> int:

@@ -6,40 +6,10 @@ run with its defaults, so the WERs asserted here are those the recipes' RESULTS.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def copy_recipe(name: str, dest: Path) -> Path:
-    """A runnable copy of egs/<name>/s5 under ``dest`` (steps/ and utils/ point into the checkout)."""
-    src = REPO / "egs" / name / "s5"
-    s5 = dest / name / "s5"
-    s5.mkdir(parents=True)
-    for item in ("run.sh", "cmd.sh", "path.sh", "conf", "local"):
-        if (src / item).is_dir():
-            shutil.copytree(src / item, s5 / item)
-        else:
-            shutil.copy2(src / item, s5 / item)
-    for link in ("steps", "utils"):
-        (s5 / link).symlink_to(REPO / "recipes" / link)
-    return s5
-
-
-def run_recipe(s5: Path, *args: str, timeout: int = 900) -> str:
-    """Run ``./run.sh args`` in ``s5`` with this interpreter's ``asr`` first on PATH; returns the output."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    r = subprocess.run(["bash", "run.sh", *args], cwd=s5, env=env, capture_output=True, text=True,
-                       timeout=timeout)
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, f"run.sh failed ({r.returncode}):\n{out[-5000:]}"
-    return out
 
 
 def wer(decode_dir: Path) -> float:
@@ -49,9 +19,9 @@ def wer(decode_dir: Path) -> float:
     return float(m.group(1))
 
 
-def test_yesno_recipe(corpora, tmp_path):
-    s5 = copy_recipe("yesno", tmp_path)
-    run_recipe(s5, "--corpus-dir", str(corpora / "yesno"))
+def test_yesno_recipe(corpora, copy_recipe, run_in_recipe):
+    s5 = copy_recipe("yesno")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "yesno"))
     decode = s5 / "exp" / "ctc" / "decode_test"
     assert wer(decode) == 0.0, (decode / "wer").read_text()
     results = (s5 / "RESULTS.md").read_text()
@@ -61,9 +31,9 @@ def test_yesno_recipe(corpora, tmp_path):
     assert (s5 / "exp" / "ctc" / "decode_test_greedy" / "wer").is_file()
 
 
-def test_fsdd_recipe(corpora, tmp_path):
-    s5 = copy_recipe("fsdd", tmp_path)
-    run_recipe(s5, "--corpus-dir", str(corpora / "fsdd"))
+def test_fsdd_recipe(corpora, copy_recipe, run_in_recipe):
+    s5 = copy_recipe("fsdd")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"))
     exp = s5 / "exp" / "ctc"
     assert wer(exp / "decode_test") <= 1.0, (exp / "decode_test" / "wer").read_text()
     heldout = wer(exp / "decode_test_theo")  # unseen speaker: reported, not a target
@@ -75,9 +45,9 @@ def test_fsdd_recipe(corpora, tmp_path):
     assert "decode_test_theo" in results and "decode_test`" in results
 
 
-def test_demo_recipe(tmp_path):
+def test_demo_recipe(copy_recipe, run_in_recipe):
     """The recipe `make demo` runs: needs only the corpus shipped in data/demo (no ../shared)."""
-    s5 = copy_recipe("demo", tmp_path)
-    run_recipe(s5, "--corpus-dir", str(REPO / "data" / "demo"))
+    s5 = copy_recipe("demo")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(REPO / "data" / "demo"))
     assert wer(s5 / "exp" / "ctc" / "decode_test") <= 5.0, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()
     assert "%WER" in (s5 / "RESULTS.md").read_text()

@@ -40,8 +40,12 @@ def test_rows(tmp_path):
     phone = make_exp(tmp_path, "ctc_phone", "phone", 80.0, 9.0)
     bpe = make_exp(tmp_path, "ctc_bpe", "bpe", 20.0, None)
     missing = tmp_path / "ctc_none"
+    stopped = make_exp(tmp_path, "ctc_stopped", "char", 99.0, None)  # training stopped after epoch 2
+    (stopped / "final.pt").rename(stopped / "epoch-2.pt")
+    torch.save({"config": {}, "model": {}}, stopped / "epoch-1.pt")
     r = subprocess.run([sys.executable, str(SCRIPT), "--title", "T", "--command", "./run.sh", "--note", "N",
-                        str(char), str(phone), str(bpe), str(missing)], capture_output=True, text=True, check=True)
+                        str(char), str(phone), str(bpe), str(missing), str(stopped)],
+                       capture_output=True, text=True, check=True)
     lines = r.stdout.splitlines()
     assert lines[0] == "# T" and "Produced by `./run.sh`" in r.stdout and "\nN\n" in r.stdout
     cells = [line.strip("| ").split(" | ") for line in lines if line.startswith("| ctc_")]
@@ -52,5 +56,6 @@ def test_rows(tmp_path):
     assert rows["ctc_phone"][7:9] == ["n/a (phones)", "9.00"]  # a phone string has no word error rate
     assert rows["ctc_bpe"][1] == "lstm bi 2x8 p4, bpe50" and rows["ctc_bpe"][8:] == ["-", "-"]
     assert rows["ctc_none"][1:] == ["-"] * 9
+    assert rows["ctc_stopped"][1:4] == ["lstm bi 2x8 p4, char", "0.00 M", "2 (unfinished)"]
     # Other decode dirs are listed under the table.
     assert "| ctc_char | decode_test | 7.00 |" in r.stdout

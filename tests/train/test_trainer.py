@@ -141,6 +141,35 @@ def test_non_finite_batches_are_skipped_then_stop(tiny_data, tmp_path, caplog):
     assert {p.name: p.read_bytes() for p in exp.glob("*.pt")} == before
 
 
+class _NanGrad(torch.autograd.Function):
+    """Identity forward, NaN backward: a finite loss whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad * float("nan")
+
+
+def test_non_finite_gradient_of_a_finite_loss_is_skipped(tiny_data, tmp_path, caplog):
+    train, dev = tiny_data
+    exp = tmp_path / "exp"
+    t = Trainer(make_cfg(train, dev, train__epochs=1, train__max_bad_batches=2), exp)
+    loss_fn = t.criterion.loss
+    t.criterion.loss = lambda *a: (lambda loss, n: (_NanGrad.apply(loss), n))(*loss_fn(*a))
+    before = {name: p.detach().clone() for name, p in t.system.named_parameters()}
+    with caplog.at_level(logging.WARNING), \
+            pytest.raises(TrainingError, match="2 batches with a non-finite loss or gradient"):
+        t.run()
+    # The warnings say it was the gradient (the loss itself was finite), and no step was taken.
+    msgs = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(msgs) == 2 and all("non-finite gradient (norm nan; loss " in m for m in msgs), msgs
+    assert all(torch.equal(p, before[name]) for name, p in t.system.named_parameters())
+    assert not list(exp.glob("*.pt"))
+
+
 @pytest.mark.gpu
 def test_mixed_precision_training_on_gpu(tiny_data, tmp_path):
     train, dev = tiny_data

@@ -5,11 +5,15 @@
 # four LSTM ablations of Levy et al. (2018), all on the same data, for the same epochs, with the same seed.
 # Usage: ./run_comparison.sh [--stage N] [--stop-stage N] [--systems "lstm lstmp ..."] [--units char]
 #                            [--epochs N] [--seed N] [--nj N] [--train-set DIR] [--dev-set DIR]
+#                            [--jobs N] [--threads N] [--train-opts "--section.field value ..."] [--resume true]
 # Needs run.sh's stages 1-4 (data/train_sp and data/dev with feats.scp, data/lang/lm_3gram.arpa).
 # Stages: 0 check the inputs and that every system is within --tolerance of the reference size,
 #         1 train (steps/train.sh, conf/train.yaml + the overrides below, into exp/cmp_<system>),
 #         2 decode dev greedy, 3 decode dev with the LM over the weight/penalty grid (tuned on dev),
 #         4 RESULTS_comparison.md (utils/results_table.py).
+# Stages 1-3 run per system: one after another, or --jobs N systems at a time. A system that fails
+# (e.g. training stopped by non-finite gradients) is named, the others still run, and the script
+# then exits with an error before stage 4; the failed system's exp dir keeps its checkpoints.
 #
 # Everything but the recurrent layers is conf/train.yaml's: 40 fbank + speaker CMVN + SpecAugment,
 # 3 frames stacked and every 3rd kept, 3 layers, dropout 0.1, Adam with SortaGrad and exponential
@@ -38,13 +42,13 @@
 #   utils/match_model_size.py --config conf/train.yaml --data.train data/train_sp --target config \
 #     --solve --model.cell lstm-srnn --model.bidirectional false --model.proj 0
 # Training times are only comparable when the systems train one after another on an otherwise idle
-# machine (this script trains them in sequence). On 2 CPU cores the reference takes about 40 min
-# (RESULTS.md); the projected models (no oneDNN kernel for LSTMP in torch) and the Levy variants
-# (our fused recurrence) run slower per parameter, so the full comparison is a night's run; its
-# smaller cousins (--epochs 1, --systems subsets) are for checking the plumbing. Per training frame,
-# at equal width, lstm-srnn and lstm-srnn-out run at about half the speed of torch.nn.LSTM on CPU and
-# lstm-srnn-hidden and lstm-gates at 1.5-1.8x (tests/bench/train_throughput.py); matched size makes
-# the Levy variants wider, so their time column shows both effects.
+# machine (the default), or all under the same load: --jobs 2 --threads 1 keeps both cores of a
+# 2-core machine busy with two one-thread trainings (slowest first), which finishes sooner. On 2
+# CPU cores the reference's 10 epochs take about 50 min (RESULTS.md), and the projected models (no
+# oneDNN kernel for LSTMP in torch) and the deep LSTM run slower per step than it, so the full
+# comparison at conf/train.yaml's epochs is a night's run; fewer --epochs or a --systems subset
+# give a shorter one. Training step time of every system against the reference at matched size:
+# tests/bench/matched_size.py.
 set -euo pipefail
 stage=0
 stop_stage=100
@@ -53,6 +57,11 @@ units=char                   # char | bpe<vocab size> | phone (for every system)
 epochs=                      # empty = conf/train.yaml's
 seed=                        # empty = conf/train.yaml's train.seed
 nj=2
+jobs=1                       # stages 1-3: systems trained and decoded at the same time (each with --threads)
+threads=                     # stage 1: torch threads per training job; empty = conf/train.yaml's train.num_threads
+train_opts=                  # stage 1: more `asr train` overrides for every system, e.g. "--train.average_last 1"
+resume=false                 # stage 1: continue each system from its newest epoch checkpoint
+train_order="lstmp blstmp lstm blstm lstm-srnn-out lstm-srnn lstm-srnn-hidden lstm-gates"  # --jobs: slowest first
 train_set=data/train_sp
 dev_set=data/dev
 lm=data/lang/lm_3gram.arpa
@@ -107,43 +116,79 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
     echo "$sys: $line"
   done
 fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  for sys in $systems; do
-    # shellcheck disable=SC2046
-    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml "$train_set" "$dev_set" "$(exp_dir "$sys")" \
-      $(unit_opts) $(arch_opts "$sys") ${epochs:+--train.epochs $epochs} ${seed:+--train.seed $seed}
-  done
-fi
-if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  for sys in $systems; do
-    steps/decode.sh --nj $nj --cmd "$decode_cmd" "$(exp_dir "$sys")" "$dev_set" "$(exp_dir "$sys")/decode_dev"
-  done
-fi
-if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  lex_opt=""; [ "$units" = phone ] && lex_opt="--lexicon data/lang/lexicon.txt"
-  for sys in $systems; do
+lex_opt=""; [ "$units" = phone ] && lex_opt="--lexicon data/lang/lexicon.txt"
+run_system() {  # stages 1-3 for system $1, with $2 decoding jobs
+  local sys=$1 dir; dir=$(exp_dir "$1")
+  if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
+    # shellcheck disable=SC2046,SC2086
+    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml --resume "$resume" "$train_set" "$dev_set" "$dir" \
+      $(unit_opts) $(arch_opts "$sys") ${epochs:+--train.epochs $epochs} ${seed:+--train.seed $seed} \
+      ${threads:+--train.num_threads $threads} $train_opts || return 1
+  fi
+  if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+    steps/decode.sh --nj "$2" --cmd "$decode_cmd" "$dir" "$dev_set" "$dir/decode_dev" || return 1
+  fi
+  if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
     # shellcheck disable=SC2086
     steps/decode_lm.sh --cmd "$decode_cmd" $lex_opt --lm-weights "$lm_weights" \
-      --word-ins-penalties "$word_ins_penalties" "$(exp_dir "$sys")" "$lm" "$dev_set" \
-      "$(exp_dir "$sys")/decode_dev_lm"
-  done
+      --word-ins-penalties "$word_ins_penalties" "$dir" "$lm" "$dev_set" "$dir/decode_dev_lm" || return 1
+  fi
+}
+if [ $stop_stage -ge 1 ] && [ $stage -le 3 ]; then
+  failed=""
+  if [ "$jobs" -le 1 ]; then  # a failed system is reported; the others still run
+    for sys in $systems; do run_system "$sys" "$nj" || failed+=" $sys"; done
+  else
+    # $jobs workers take the systems in $train_order (slowest first: tests/bench/matched_size.py) until none is
+    # left; a system belongs to the worker that creates its claim directory first (mkdir is atomic).
+    claims=$(mktemp -d); order=""
+    for sys in $train_order $systems; do
+      case " $systems " in *" $sys "*) case " $order " in *" $sys "*) ;; *) order+=" $sys" ;; esac ;; esac
+    done
+    pids=()
+    for w in $(seq "$jobs"); do
+      (
+        for sys in $order; do  # a failed system is reported; the worker goes on with the next one
+          mkdir "$claims/$sys" 2> /dev/null || continue
+          echo "run_comparison.sh: worker $w: $sys"
+          if run_system "$sys" 1 > "$claims/$sys/log" 2>&1; then
+            cat "$claims/$sys/log"
+          else
+            cat "$claims/$sys/log"; touch "$claims/$sys/failed"
+            echo "run_comparison.sh: worker $w: $sys failed (its output is above)" >&2
+          fi
+        done
+      ) &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    failed=$(cd "$claims" && for sys in $order; do [ ! -e "$sys/failed" ] || echo -n " $sys"; done)
+    rm -rf "$claims"
+  fi
+  [ -z "$failed" ] || { echo "run_comparison.sh: failed:$failed (their output is above)" >&2; exit 1; }
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   out=RESULTS_comparison$suffix.md
   opts="--units $units --systems \"$systems\"${epochs:+ --epochs $epochs}${seed:+ --seed $seed}"
+  [ "$jobs" -le 1 ] || opts+=" --jobs $jobs"
+  [ -z "$threads" ] || opts+=" --threads $threads"
+  [ -z "$train_opts" ] || opts+=" --train-opts \"$train_opts\""
   [ "$train_set" = data/train_sp ] || opts+=" --train-set $train_set"
   [ "$dev_set" = data/dev ] || opts+=" --dev-set $dev_set"
   [ "$lm_weights/$word_ins_penalties" = "$default_grid" ] ||
     opts+=" --lm-weights \"$lm_weights\" --word-ins-penalties \"$word_ins_penalties\""
   # shellcheck disable=SC2046
+  if [ "$jobs" -le 1 ]; then timing="one system after another on the host below"
+  else timing="$jobs systems at a time${threads:+ ($threads thread(s) each)}, slowest first, on the host below (the \
+last systems of a worker may have run alone, so their times are somewhat lower than the others')"; fi
   utils/results_table.py --title "speechocean762: LSTM architectures at matched size (dev = 13 held-out speakers)" \
     --command "cd egs/speechocean762/s5 && ./run_comparison.sh $opts" \
     --note "Same data ($train_set), epochs, seed and configuration (conf/train.yaml) for every system; only \
-the recurrent layers differ, each sized to within $(awk "BEGIN {print $tolerance * 100}")% of the reference BLSTMP's \
+the recurrent layers differ, each sized to within $(awk "BEGIN {print $tolerance * 100}")% of the reference BLSTM's \
 parameter count (widths and the reasons for them: the header of run_comparison.sh). 'uni'/'bi' in the model column: \
 unidirectional/bidirectional; the four Levy et al. (2018) ablations (lstm-srnn, lstm-srnn-out, lstm-srnn-hidden, \
 lstm-gates) are unidirectional, to compare with the deep LSTM. Sak et al. (2014) claim: cmp_lstmp <= cmp_lstm at \
-equal parameters. Training minutes were measured one system after another on the host below. Greedy = CTC best path; \
+equal parameters. Training minutes were measured $timing. Greedy = CTC best path; \
 LM = lexicon + $(basename "$lm") search with the LM weight / insertion penalty that is best on dev (tuned on the set \
 it reports, so optimistic by the same amount for every system). Data: speechocean762 (OpenSLR 101, Zhang et al. \
 2021, CC BY 4.0), train half only." \
