@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print a recipe's results as a Markdown table, one row per experiment dir.
 
-Usage: utils/results_table.py [--title T] [--command C] [--note N] [--set dev] <exp-dir> ...
+Usage: utils/results_table.py [--title T] [--command C] [--note N] [--set dev] [--update FILE] <exp-dir> ...
 
 For each ``<exp-dir>`` it reads what the steps wrote there: ``final.pt`` (model
 configuration and parameter count; a run without one is shown from its newest
@@ -12,6 +12,12 @@ with ``scoring/lmwt`` and ``scoring/wip`` (lexicon + LM decoding tuned on that
 set). Any other ``decode_*/wer`` (test sets) gets a row of its own under the table.
 Missing files show as ``-``. The command that produced the numbers is printed
 verbatim with the date and machine, as every RESULTS.md in this toolkit does.
+
+The output goes to stdout, or with ``--update FILE`` into FILE between the lines
+``<!-- results_table: begin -->`` and ``<!-- results_table: end -->``: text
+written by hand around them is kept. A FILE that does not exist is created with
+the markers; one that exists without them is left alone (an error), so that
+nothing written by hand is lost. FILE is replaced atomically.
 """
 
 from __future__ import annotations
@@ -83,6 +89,27 @@ def _history(exp: Path) -> tuple[str, str, str, str]:
     return epochs, f"{secs / 60:.1f}", loss, acc
 
 
+BEGIN, END = "<!-- results_table: begin -->", "<!-- results_table: end -->"
+
+
+def update(path: Path, block: str) -> None:
+    """Put ``block`` between the markers of ``path`` (creating it when absent), atomically."""
+    block = f"{BEGIN}\n{block.rstrip()}\n{END}\n"
+    if path.exists():
+        old = path.read_text()
+        i, j = old.find(BEGIN), old.find(END)
+        if i < 0 or j < i:
+            raise SystemExit(f"results_table.py: {path} has no '{BEGIN}' ... '{END}' lines around its generated "
+                             f"part; add them (or move the file away) so that its other text is kept")
+        rest = old[j + len(END):].lstrip("\n")
+        new = old[:i] + block + ("\n" + rest if rest else "")
+    else:
+        new = block
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new)
+    tmp.replace(path)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("exp_dirs", nargs="+")
@@ -90,6 +117,8 @@ def main() -> int:
     p.add_argument("--command", default="", help="the command that produced the results")
     p.add_argument("--note", default="", help="a paragraph about the data (attribution)")
     p.add_argument("--set", default="dev", help="the tuning set's name (decode_<set>, decode_<set>_lm)")
+    p.add_argument("--update", metavar="FILE", help="write the table into FILE between its results_table "
+                   "markers (text around them is kept) instead of to stdout")
     args = p.parse_args()
     out = [f"# {args.title}", ""]
     if args.command:
@@ -122,7 +151,10 @@ def main() -> int:
                 extra.append(f"| {exp.name} | {w.parent.name} | {_wer(_wer_line(w))} | `{_wer_line(w)}` |")
     if extra:
         out += ["", "Other decodes:", "", "| system | decode dir | WER | details |", "|---|---|---|---|", *extra]
-    sys.stdout.write("\n".join(out) + "\n")
+    if args.update:
+        update(Path(args.update), "\n".join(out))
+    else:
+        sys.stdout.write("\n".join(out) + "\n")
     return 0
 
 

@@ -59,3 +59,29 @@ def test_rows(tmp_path):
     assert rows["ctc_stopped"][1:4] == ["lstm bi 2x8 p4, char", "0.00 M", "2 (unfinished)"]
     # Other decode dirs are listed under the table.
     assert "| ctc_char | decode_test | 7.00 |" in r.stdout
+
+
+def test_update_keeps_the_text_around_the_table(tmp_path):
+    exp = make_exp(tmp_path, "ctc_char", "char", 12.5, 10.0)
+    out = tmp_path / "RESULTS.md"
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(SCRIPT), "--title", "T", "--update", str(out), *extra, str(exp)],
+                              capture_output=True, text=True)
+
+    assert run().returncode == 0  # created, with the markers
+    first = out.read_text()
+    assert first.startswith("<!-- results_table: begin -->\n# T\n") and "| ctc_char |" in first
+    out.write_text("Intro by hand.\n\n" + first + "\n## Notes by hand\n\nkept\n")
+    (exp / "decode_dev" / "wer").write_text("%WER 11.00 [ 1 / 10, 0 ins, 0 del, 1 sub ]\n")
+    assert run().returncode == 0
+    second = out.read_text()
+    assert second.startswith("Intro by hand.\n\n<!-- results_table: begin -->")
+    assert second.endswith("<!-- results_table: end -->\n\n## Notes by hand\n\nkept\n")
+    assert "| 11.00 |" in second and "| 12.50 |" not in second and second.count("# T") == 1
+
+    # A file without the markers is not touched: an error says why.
+    out.write_text("all by hand\n")
+    r = run()
+    assert r.returncode != 0 and "results_table: begin" in r.stderr
+    assert out.read_text() == "all by hand\n" and not list(tmp_path.glob("*.tmp"))

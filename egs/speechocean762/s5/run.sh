@@ -8,7 +8,8 @@
 #                 [--train-config "conf/train.yaml ..."] [--resume true|false]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
-#         the best system and its tuned LM setting, 8 RESULTS.md.
+#         the best system and its tuned LM setting, 8 RESULTS.md (the table between its
+#         results_table markers: text written around them is kept).
 # The default configuration trains on 2 CPU cores in under an hour per system (see RESULTS.md).
 set -euo pipefail
 stage=0
@@ -101,7 +102,6 @@ if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   utils/results_table.py --title "speechocean762: CTC systems (dev = 13 held-out speakers)" \
     --command "cd egs/speechocean762/s5 && ./run.sh --systems \"$systems\"${epochs:+ --epochs $epochs}$cfg_opt" \
     --note "Data: speechocean762 (OpenSLR 101, Zhang et al. 2021, CC BY 4.0), train half only; dev = speakers in local/dev_speakers.txt, never trained on. LM: ${lm_order}-gram modified Kneser-Ney on the training transcripts." \
-    $(for sys in $systems; do echo exp/ctc_$sys; done) > RESULTS.md.tmp
-  mv RESULTS.md.tmp RESULTS.md
+    --update RESULTS.md $(for sys in $systems; do echo exp/ctc_$sys; done)
   cat RESULTS.md
 fi

@@ -10,7 +10,7 @@
 # Stages: 0 check the inputs and that every system is within --tolerance of the reference size,
 #         1 train (steps/train.sh, conf/train.yaml + the overrides below, into exp/cmp_<system>),
 #         2 decode dev greedy, 3 decode dev with the LM over the weight/penalty grid (tuned on dev),
-#         4 RESULTS_comparison.md (utils/results_table.py).
+#         4 RESULTS_comparison.md (utils/results_table.py --update: text around the table is kept).
 # Stages 1-3 run per system: one after another, or --jobs N systems at a time. A system that fails
 # (e.g. training stopped by non-finite gradients) is named, the others still run, and the script
 # then exits with an error before stage 4; the failed system's exp dir keeps its checkpoints.
@@ -192,7 +192,6 @@ equal parameters. Training minutes were measured $timing. Greedy = CTC best path
 LM = lexicon + $(basename "$lm") search with the LM weight / insertion penalty that is best on dev (tuned on the set \
 it reports, so optimistic by the same amount for every system). Data: speechocean762 (OpenSLR 101, Zhang et al. \
 2021, CC BY 4.0), train half only." \
-    $(for sys in $systems; do exp_dir "$sys"; done) > "$out.tmp"
-  mv "$out.tmp" "$out"
+    --update "$out" $(for sys in $systems; do exp_dir "$sys"; done)
   cat "$out"
 fi
