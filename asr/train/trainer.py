@@ -421,7 +421,7 @@ class Trainer:
             if count == 0:
                 continue
             finite = bool(torch.isfinite(loss))
-            what = "loss"
+            norm = None
             if finite:
                 self.scaler.scale(loss / count).backward()
                 self.scaler.unscale_(self.optimizer)
@@ -429,9 +429,10 @@ class Trainer:
                                                       else math.inf)
                 # With AMP, inf gradients are the scaler's business (it skips the step and lowers the scale).
                 finite = self.amp or bool(torch.isfinite(norm))
-                what = f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per token)"
             if not finite:
                 bad += 1
+                what = ("loss" if norm is None else
+                        f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per token)")
                 names = [u.utt for u in batch.utts]
                 log.warning("non-finite %s in the batch of %s; batch skipped (%d so far, limit %d)", what,
                             ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else ""),

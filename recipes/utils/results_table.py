@@ -105,9 +105,10 @@ def update(path: Path, block: str) -> None:
         new = old[:i] + block + ("\n" + rest if rest else "")
     else:
         new = block
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new)
-    tmp.replace(path)
+    from asr.fileio import atomic_write
+
+    with atomic_write(path) as f:
+        f.write(new)
 
 
 def main() -> int:

@@ -151,12 +151,9 @@ if [ $stop_stage -ge 1 ] && [ $stage -le 3 ]; then
         for sys in $order; do  # a failed system is reported; the worker goes on with the next one
           mkdir "$claims/$sys" 2> /dev/null || continue
           echo "run_comparison.sh: worker $w: $sys"
-          if run_system "$sys" 1 > "$claims/$sys/log" 2>&1; then
-            cat "$claims/$sys/log"
-          else
-            cat "$claims/$sys/log"; touch "$claims/$sys/failed"
-            echo "run_comparison.sh: worker $w: $sys failed (its output is above)" >&2
-          fi
+          run_system "$sys" 1 > "$claims/$sys/log" 2>&1 || touch "$claims/$sys/failed"
+          cat "$claims/$sys/log"
+          [ ! -e "$claims/$sys/failed" ] || echo "run_comparison.sh: worker $w: $sys failed (its output is above)" >&2
         done
       ) &
       pids+=($!)
@@ -177,10 +174,10 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   [ "$dev_set" = data/dev ] || opts+=" --dev-set $dev_set"
   [ "$lm_weights/$word_ins_penalties" = "$default_grid" ] ||
     opts+=" --lm-weights \"$lm_weights\" --word-ins-penalties \"$word_ins_penalties\""
-  # shellcheck disable=SC2046
   if [ "$jobs" -le 1 ]; then timing="one system after another on the host below"
   else timing="$jobs systems at a time${threads:+ ($threads thread(s) each)}, slowest first, on the host below (the \
 last systems of a worker may have run alone, so their times are somewhat lower than the others')"; fi
+  # shellcheck disable=SC2046
   utils/results_table.py --title "speechocean762: LSTM architectures at matched size (dev = 13 held-out speakers)" \
     --command "cd egs/speechocean762/s5 && ./run_comparison.sh $opts" \
     --note "Same data ($train_set), epochs, seed and configuration (conf/train.yaml) for every system; only \
