@@ -7,12 +7,18 @@ units. :meth:`System.state` / :meth:`System.from_state` turn it into plain data
 and back, so a checkpoint alone rebuilds the model *and* its frontend, without
 the YAML or the ``fbank.conf`` it was trained with (their resolved values are
 stored).
+
+A system is defined by :class:`SystemConfig` alone (frontend, model, units);
+the experiment config of training (:class:`asr.train.config.ExperimentConfig`:
+data, optimizer, loop) is stored beside it in a checkpoint but never needed to
+rebuild it. This module imports nothing from :mod:`asr.train`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,25 +27,49 @@ from torch import nn
 from asr.config import from_dict, to_dict
 from asr.errors import AsrError
 from asr.features.fbank import Fbank, FbankOptions
-from asr.features.frontend import Frontend
-from asr.models import AcousticModel, build_model
+from asr.features.frontend import Frontend, FrontendConfig
+from asr.models import AcousticModel, EncoderConfig, build_model
 from asr.text import Tokenizer
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class SystemConfig:
+    """What defines a recognition system: features, acoustic model and output units."""
+
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)  # features
+    model: EncoderConfig = field(default_factory=EncoderConfig)  # acoustic model
+    units: str = "char"  # output units: char | bpe | phone (the tokenizer itself is stored with the system)
+    bpe_vocab_size: int = 0  # sentencepiece vocabulary size (units=bpe; 0 otherwise)
+
+
+def system_config_of(state: dict[str, Any], where: str) -> SystemConfig:
+    """The :class:`SystemConfig` of a checkpoint: its ``system`` entry, or (older checkpoints) the
+    frontend, model and units sections of the experiment config stored under ``config``."""
+    if "system" in state:
+        return from_dict(SystemConfig, state["system"], where=f"{where}: system")
+    cfg = state["config"]
+    data = cfg.get("data", {})
+    units = data.get("units", "char")
+    return from_dict(SystemConfig, {"frontend": cfg.get("frontend", {}), "model": cfg.get("model", {}),
+                                    "units": units,
+                                    "bpe_vocab_size": data.get("bpe_vocab_size", 0) if units == "bpe" else 0},
+                     where=f"{where}: config")
+
+
 class System(nn.Module):
-    """Frontend + acoustic model + tokenizer, with the resolved experiment config.
+    """Frontend + acoustic model + tokenizer, with the system config that made them.
 
     Args:
-        cfg: the resolved :class:`asr.train.config.ExperimentConfig`.
+        cfg: the portable system config (see :func:`build_system`).
         frontend: the feature frontend (holds the fbank options and CMVN statistics); its
             config must be portable (:meth:`asr.features.frontend.Frontend.portable_config`).
         model: the acoustic model (input dim = the frontend's output dim).
         tokenizer: the output units (index 0 = CTC blank).
     """
 
-    def __init__(self, cfg: Any, frontend: Frontend, model: AcousticModel, tokenizer: Tokenizer) -> None:
+    def __init__(self, cfg: SystemConfig, frontend: Frontend, model: AcousticModel, tokenizer: Tokenizer) -> None:
         super().__init__()
         self.cfg = cfg
         self.frontend = frontend
@@ -154,8 +184,8 @@ class System(nn.Module):
 
     # -- (de)serialisation --------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """Plain-data state: portable config, frontend (with CMVN statistics), model and tokenizer."""
-        return {"config": to_dict(self.cfg),
+        """Plain-data state: portable system config, frontend (with CMVN statistics), model and tokenizer."""
+        return {"system": to_dict(self.cfg),
                 "frontend": {k: v.detach().cpu() for k, v in self.frontend.state_dict().items()},
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "tokenizer": self.tokenizer.state()}
@@ -167,11 +197,9 @@ class System(nn.Module):
         Raises:
             AsrError: the state does not fit this version of the toolkit.
         """
-        from asr.train.config import ExperimentConfig
-
         where = state.get("path", "checkpoint")
         try:
-            cfg = from_dict(ExperimentConfig, state["config"], where=f"{where}: config")
+            cfg = system_config_of(state, where)
             tokenizer = Tokenizer.from_state(state["tokenizer"])
             system = build_system(cfg, tokenizer)
             system.frontend.load_state_dict(state["frontend"])
@@ -181,15 +209,24 @@ class System(nn.Module):
         return system
 
 
-def build_system(cfg: Any, tokenizer: Tokenizer) -> System:
-    """A freshly initialised system for an experiment config (seed torch before calling).
+def portable_system_config(cfg: SystemConfig) -> SystemConfig:
+    """``cfg`` with the fbank option file folded in and no file path left (what a checkpoint stores).
+
+    Raises:
+        AsrError: an unreadable fbank option file (named with its line).
+    """
+    return dataclasses.replace(cfg, frontend=Frontend(cfg.frontend).portable_config())
+
+
+def build_system(cfg: SystemConfig, tokenizer: Tokenizer) -> System:
+    """A freshly initialised system (seed torch before calling).
 
     The system keeps a *portable* copy of the config: the fbank option file (and a
     CMVN statistics file) are folded in, so its :meth:`System.state` needs no other file.
 
     Args:
-        cfg: the resolved :class:`asr.train.config.ExperimentConfig`; ``frontend.fbank_conf``
-            and ``frontend.cmvn_stats`` are read here (relative to the current directory).
+        cfg: the system config; ``frontend.fbank_conf`` and ``frontend.cmvn_stats`` are read
+            here (relative to the current directory).
         tokenizer: the output units.
     """
     frontend = Frontend(cfg.frontend)

@@ -1,38 +1,68 @@
 """``asr decode``: recognise every utterance of a Kaldi data dir into ``<decode-dir>/text``.
 
-Greedy CTC decoding (``--beam 1``, the default), CTC prefix beam search
-(``--beam N``), or, with ``--lm ARPA``, a beam search constrained to the words of
-the LM (spelled in the model's units) and weighted by it (``asr.decode.lexicon``;
-``--beam`` is then that search's beam, default 50). The model reads the data dir the way it was trained: waveforms
-(``wav.scp`` [+ ``segments``]) or precomputed features (``feats.scp``). When the
-data dir has a ``text`` file, the hypotheses are scored into ``<decode-dir>/wer``
-and ``<decode-dir>/per_utt`` (``--no-score`` leaves that to ``steps/score.sh``).
+Greedy CTC decoding (the default), CTC prefix beam search (``--beam N``), or, with
+``--lm ARPA``, a beam search constrained to the words of the LM (spelled in the
+model's units) and weighted by it (``asr.decode.lexicon``, flashlight + KenLM).
+``--beam`` is the number of hypotheses kept per frame in every case (default 1,
+or 50 with ``--lm``). The model reads the data dir the way it was trained:
+waveforms (``wav.scp`` [+ ``segments``]) or precomputed features (``feats.scp``),
+normalised as in training (per-speaker CMVN from ``cmvn.scp`` or accumulated
+over each speaker's utterances). When the data dir has a ``text`` file, the
+hypotheses are scored into ``<decode-dir>/wer`` and ``<decode-dir>/per_utt``
+(``--no-score`` leaves that to ``steps/score.sh``).
 
-Example: ``asr decode --beam 8 --model exp/ctc data/test exp/ctc/decode_test``
+With ``--lm``, the log-posteriors are computed once and every setting of the grid
+``--lm-weights`` x ``--word-ins-penalties`` (or the single ``--lm-weight`` /
+``--word-ins-penalty``, default 1.0 / 0.0) is searched on them, in Kaldi's
+scoring layout::
+
+    <decode-dir>/scoring/<lmwt>_<wip>.txt   hypotheses of each setting
+    <decode-dir>/wer_<lmwt>_<wip>           %WER/%SER report of each setting (data dir with text)
+    <decode-dir>/scoring/best_wer           the best %WER line, naming its wer_<lmwt>_<wip> file
+    <decode-dir>/scoring/lmwt, .../wip      the best setting (to decode a test set with it)
+    <decode-dir>/text, wer, per_utt         hypotheses and scores of the best setting
+    <decode-dir>/lang/                      the decoder's lexicon.txt and tokens.txt
+
+``lmwt`` scales the LM's log10 probabilities (about 2.3 weighs it like the
+acoustic model's natural-log scores) and ``wip`` is Kaldi's word insertion
+penalty: subtracted once per word, so a positive one discourages insertions.
+Without a ``text`` file a grid cannot be scored: ``text`` is then written only for
+a single setting.
+
+Examples::
+
+    asr decode --beam 8 --model exp/ctc data/test exp/ctc/decode_test
+    asr decode --model exp/ctc --lm data/lang/lm_3gram.arpa \\
+        --lm-weights "0.5 1 1.5 2" --word-ins-penalties "0 0.5 1" data/dev exp/ctc/decode_dev_lm
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import multiprocessing
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from asr.cli.args import add_lm_args, add_logging_args, lexicon_decoder
+from asr.cli.args import add_beam_arg, add_lm_args, add_logging_args, add_model_arg, beam_of, lexicon_decoder, lm_grid
+from asr.errors import AsrError
 
 log = logging.getLogger("asr.decode")
 
+# Set in the parent before forking grid workers (fork shares the decoder and posteriors without pickling).
+_WORK: dict[str, Any] = {}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(prog: str = "asr decode") -> argparse.ArgumentParser:
     """The argument parser of ``asr decode``."""
-    p = argparse.ArgumentParser(prog="asr decode", description=__doc__,
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=None,
-                   help="checkpoint file, or an experiment dir (its final.pt); default: the decode dir's "
-                        "parent, as in Kaldi's exp/<model>/decode_<set> layout")
-    p.add_argument("--beam", type=int, default=1,
-                   help="1 = greedy (default); N > 1 = CTC prefix beam width; with --lm the search beam (1 = 50)")
-    add_lm_args(p)
+    add_model_arg(p, default_help="the decode dir's parent, as in Kaldi's exp/<model>/decode_<set> layout")
+    add_beam_arg(p)
+    add_lm_args(p, grid=True)
     p.add_argument("--max-frames", type=int, default=40000,
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
@@ -40,71 +70,143 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable utterances with a warning")
     p.add_argument("--no-score", action="store_true", help="do not write wer/per_utt even if the data has text")
     p.add_argument("data_dir", help="Kaldi data dir to decode")
-    p.add_argument("decode_dir", help="output dir: text, wer, per_utt, log/decode.log")
+    p.add_argument("decode_dir", help="output dir: text, wer, per_utt, log/decode.log (and the LM grid's files)")
     add_logging_args(p)
     return p
 
 
-def main(argv: list[str]) -> int:
+def _decode_setting(setting: tuple[str, str]) -> tuple[tuple[str, str], dict[str, str], float]:
+    """Search every prepared batch with one (lmwt, wip); runs in the parent or a forked worker."""
+    decoder, batches = _WORK["decoder"], _WORK["batches"]
+    t0 = time.time()
+    decoder.set_weights(float(setting[0]), -float(setting[1]))
+    hyps: dict[str, str] = {}
+    for utts, prepared in batches:
+        for utt, h in zip(utts, decoder.search(prepared)):
+            hyps[utt] = " ".join(h.words)
+    return setting, hyps, time.time() - t0
+
+
+def _run_grid(settings: list[tuple[str, str]], nj: int) -> Iterator[tuple[tuple[str, str], dict[str, str], float]]:
+    if nj > 1 and len(settings) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(min(nj, len(settings))) as pool:
+            yield from pool.imap(_decode_setting, settings)
+    else:
+        for s in settings:
+            yield _decode_setting(s)
+
+
+def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log") -> int:
     """Run ``asr decode``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     out = Path(args.decode_dir)
 
     from asr.log import log_command_line, setup_logging
 
-    setup_logging(args.verbose, args.quiet, args.log_file or str(out / "log" / "decode.log"))
+    setup_logging(args.verbose, args.quiet, args.log_file or str(out / "log" / log_name))
     log_command_line(log)
+
+    beam = beam_of(args)
+    settings = lm_grid(args) if args.lm else []
+    if args.nj < 1:
+        raise AsrError(f"--nj must be >= 1, got {args.nj}")
 
     import torch
 
-    from asr.datadir import write_scp
     from asr.decode.recognizer import Recognizer
-    from asr.errors import AsrError
-    from asr.train.data import UtteranceData
 
-    if args.beam < 1:
-        raise AsrError(f"--beam must be >= 1, got {args.beam}")
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
-    rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=args.beam)
-    s = rec.system
-    lexdec = lexicon_decoder(s.tokenizer, args)
-    data = UtteranceData(args.data_dir, s.feature_source, s.sample_rate, s.frame_shift, need_text=False,
-                         cache=False, skip_bad=args.skip_bad)
-    how = (f"lexicon search with {args.lm}, LM weight {args.lm_weight}, word score {args.word_score}" if lexdec
-           else f"prefix beam {args.beam}" if args.beam > 1 else "greedy")
+    rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=beam)
+    lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0], work_dir=out / "lang") if args.lm else None
+    data = rec.open_data(args.data_dir, skip_bad=args.skip_bad)
+    how = (f"lexicon search with {args.lm} (beam {beam}), {len(settings)} LM weight/insertion penalty setting(s)"
+           if lexdec else f"prefix beam {beam}" if beam > 1 else "greedy")
     log.info("decoding %d utterances of %s with %s (%s)", len(data), args.data_dir, rec.path, how)
-    hyps: dict[str, str] = {}
+    refs = dict(data.data.text) if data.data.text is not None and not args.no_score else None
     t0, audio_s = time.time(), 0.0
-    for idx in data.batches(s.frame_shift, args.max_frames, 512):
-        utts, xs = data.load(idx)
-        if not utts:
-            continue
-        spk_stats = None
-        if s.frontend.cfg.cmvn == "speaker":
-            spk_stats = data.batch_speaker_stats(utts, s.utterance_stats)
-        waves = s.feature_source == "wav"
+    hyps: dict[str, str] = {}
+    prepared = []
+    for utts, lp, lens in rec.data_log_probs(data, args.max_frames):
+        audio_s += sum(u.duration for u in utts)
         if lexdec is not None:
-            lp, lens = rec.log_probs(xs, waves, spk_stats)
-            texts = [" ".join(words) for words in lexdec.decode(lp, lens)]
-        else:
-            texts = [r.text for r in rec.recognize(xs, waves, spk_stats)]
-        for u, text in zip(utts, texts):
-            hyps[u.utt] = text
-            audio_s += u.duration
+            prepared.append(([u.utt for u in utts], lexdec.prepare(lp, lens)))
+            continue
+        for u, r in zip(utts, rec.search(lp, lens)):
+            hyps[u.utt] = r.text
     elapsed = time.time() - t0
-    write_scp(out / "text", hyps)
-    log.info("decoded %d utterances (%.1f s of audio) in %.1f s (real-time factor %.4f); wrote %s",
-             len(hyps), audio_s, elapsed, elapsed / max(audio_s, 1e-9), out / "text")
-    if not args.no_score and data.data.text is not None:
-        from asr.fileio import atomic_write
-        from asr.score import format_report, score_texts, write_per_utt
+    if lexdec is None:
+        log.info("decoded %d utterances (%.1f s of audio) in %.1f s (real-time factor %.4f); wrote %s",
+                 len(hyps), audio_s, elapsed, elapsed / max(audio_s, 1e-9), out / "text")
+        _write_best(out, hyps, refs, args.data_dir)
+        return 0
+    log.info("log-posteriors of %.1f s of audio in %.1f s", audio_s, elapsed)
+    return _decode_grid(out, lexdec, prepared, settings, refs, args, audio_s)
 
-        counts, per_utt = score_texts(dict(data.data.text), hyps, mode="all",
-                                      ref_name=f"{args.data_dir}/text", hyp_name=str(out / "text"))
-        report = format_report(counts)
-        with atomic_write(out / "wer") as f:
-            f.write(report)
-        write_per_utt(out / "per_utt", per_utt)
-        log.info("%s", report.splitlines()[0])
+
+def _write_best(out: Path, hyps: dict[str, str], refs: dict[str, str] | None, data_dir: str) -> Any:
+    """Write ``text`` and, with references, ``wer`` and ``per_utt``; returns the counts (or None)."""
+    from asr.datadir import write_scp
+    from asr.fileio import atomic_write
+    from asr.score import format_report, score_texts, write_per_utt
+
+    write_scp(out / "text", hyps)
+    if refs is None:
+        return None
+    counts, per_utt = score_texts(refs, hyps, mode="all", ref_name=f"{data_dir}/text", hyp_name=str(out / "text"))
+    report = format_report(counts)
+    with atomic_write(out / "wer") as f:
+        f.write(report)
+    write_per_utt(out / "per_utt", per_utt)
+    log.info("%s", report.splitlines()[0])
+    return counts
+
+
+def _decode_grid(out: Path, decoder: Any, prepared: list, settings: list[tuple[str, str]],
+                 refs: dict[str, str] | None, args: argparse.Namespace, audio_s: float) -> int:
+    from asr.datadir import write_scp
+    from asr.fileio import atomic_write
+    from asr.score import format_report, format_wer, score_texts
+
+    # Never leave scores of an earlier grid next to this one's.
+    for old in [*out.glob("wer_*_*"), *(out / "scoring").glob("*_*.txt")]:
+        old.unlink()
+    results: list[tuple[float, tuple[str, str], dict[str, str]]] = []
+    _WORK.update(decoder=decoder, batches=prepared)
+    try:
+        for setting, hyps, secs in _run_grid(settings, args.nj):
+            lmwt, wip = setting
+            write_scp(out / "scoring" / f"{lmwt}_{wip}.txt", hyps)
+            line = ""
+            wer = math.inf
+            if refs is not None:
+                counts, _ = score_texts(refs, hyps, mode="all", ref_name=f"{args.data_dir}/text",
+                                        hyp_name=str(out / "scoring" / f"{lmwt}_{wip}.txt"))
+                with atomic_write(out / f"wer_{lmwt}_{wip}") as f:
+                    f.write(format_report(counts))
+                wer, line = counts.wer, format_wer(counts)
+            log.info("lmwt %s wip %s: %s(%.1f s, real-time factor %.4f)", lmwt, wip, line + " " if line else "",
+                     secs, secs / max(audio_s, 1e-9))
+            results.append((wer, setting, hyps))
+    finally:
+        _WORK.clear()
+
+    if refs is None:
+        if len(results) == 1:
+            write_scp(out / "text", results[0][2])
+            log.info("wrote %s (not scored)", out / "text")
+        else:
+            log.warning("%s has no text: nothing scored, and no best setting to write %s from; decode with "
+                        "--lm-weight X --word-ins-penalty Y to get it", args.data_dir, out / "text")
+        return 0
+    _, (lmwt, wip), hyps = min(results, key=lambda r: r[0])  # first of equal WERs wins (grid order)
+    counts = _write_best(out, hyps, refs, args.data_dir)
+    best_line = f"{format_wer(counts)} {out / f'wer_{lmwt}_{wip}'}"
+    with atomic_write(out / "scoring" / "best_wer") as f:
+        f.write(best_line + "\n")
+    with atomic_write(out / "scoring" / "lmwt") as f:
+        f.write(lmwt + "\n")
+    with atomic_write(out / "scoring" / "wip") as f:
+        f.write(wip + "\n")
+    log.info("best: %s (lmwt %s, wip %s)", best_line, lmwt, wip)
     return 0

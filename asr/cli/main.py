@@ -21,11 +21,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compute-fbank": ("compute_fbank", "compute log-mel filterbank features into Kaldi ark/scp"),
     "compute-cmvn-stats": ("compute_cmvn_stats", "accumulate CMVN statistics (per speaker or global)"),
     "train": ("train", "train an acoustic model (CTC) from Kaldi data dirs"),
-    "decode": ("decode", "decode a data dir with a trained model and score it"),
+    "decode": ("decode", "decode a data dir (greedy, beam, or lexicon + LM over a weight grid) and score it"),
     "transcribe": ("transcribe", "transcribe audio files with a trained model"),
     "score": ("score", "WER/CER of a hypothesis text against a reference"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
-    "lm-decode": ("lm_decode", "decode a data dir with a lexicon and an n-gram LM over a grid of LM weights and insertion penalties"),  # noqa: E501
+    "lm-decode": ("lm_decode", "deprecated alias of decode --lm"),
 }
 
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from asr.cli.args import add_lm_args, add_logging_args, lexicon_decoder
+from asr.cli.args import add_beam_arg, add_lm_args, add_logging_args, add_model_arg, beam_of, lexicon_decoder, lm_grid
 from asr.errors import AsrError
 
 log = logging.getLogger("asr.transcribe")
@@ -89,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``asr transcribe``."""
     p = argparse.ArgumentParser(prog="asr transcribe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="checkpoint file or experiment dir (its final.pt)")
+    add_model_arg(p)
     p.add_argument("--format", choices=("text", "json", "ctm"), default="text", help="output format (default text)")
-    p.add_argument("--beam", type=int, default=1, help="1 = greedy (default); N > 1 = CTC prefix beam width")
+    add_beam_arg(p)
     add_lm_args(p)  # text format only
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
-    p.add_argument("--batch-size", type=int, default=16, help="inputs per batch (default 16)")
+    p.add_argument("--batch-size", type=int, default=16, help="inputs per batch at most (default 16)")
+    p.add_argument("--max-frames", type=int, default=40000,
+                   help="batch limit: inputs x longest input, in feature frames (default 40000)")
     p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
     p.add_argument("--output", "-o", default="-", help="output file (default - : stdout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -112,46 +114,42 @@ def main(argv: list[str]) -> int:
     setup_logging(args.verbose, args.quiet, args.log_file)
     if args.batch_size < 1:
         raise AsrError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.beam < 1:
-        raise AsrError(f"--beam must be >= 1, got {args.beam}")
+    beam = beam_of(args)
     if not Path(args.model).exists():
         raise AsrError(f"{args.model}: model not found (a checkpoint file or an experiment dir)")
     if args.lm and args.format != "text":
         raise AsrError("--lm gives words without times: use --format text (or drop --lm for json/ctm)")
+    settings = lm_grid(args) if args.lm else []
+    if len(settings) > 1:
+        raise AsrError("asr transcribe decodes with one --lm-weight and one --word-ins-penalty")
     inputs = collect_inputs(args.audio)
 
-    import torch
-
-    from asr.audio import read_audio
     from asr.decode.recognizer import Recognizer
     from asr.fileio import atomic_write
 
-    rec = Recognizer(args.model, device=args.device, beam=args.beam)
-    lexdec = lexicon_decoder(rec.system.tokenizer, args)
-    channel = None if args.channel < 0 else args.channel
+    rec = Recognizer(args.model, device=args.device, beam=beam)
+    lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
+    data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel)
     bar = None
     if not args.no_progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
         from tqdm import tqdm
 
         bar = tqdm(total=len(inputs), unit="file", desc="transcribe")
-    lines: list[str] = []
-    for start in range(0, len(inputs), args.batch_size):
-        chunk = inputs[start: start + args.batch_size]
-        waves = [torch.from_numpy(read_audio(src, sample_rate=rec.sample_rate, channel=channel, name=name)[0])
-                 for name, src in chunk]
+    lines: dict[str, list[str]] = {}
+    for utts, lp, lens in rec.data_log_probs(data, args.max_frames, args.batch_size):
         if lexdec is not None:
-            lines += [f"{name} {' '.join(words)}".rstrip()
-                      for (name, _), words in zip(chunk, lexdec.decode(*rec.log_probs(waves)))]
+            for u, words in zip(utts, lexdec.decode(lp, lens)):
+                lines[u.utt] = [f"{u.utt} {' '.join(words)}".rstrip()]
         else:
-            for (name, _), res in zip(chunk, rec.recognize(waves)):
-                lines += format_result(name, res, args.format)
+            for u, res in zip(utts, rec.search(lp, lens)):
+                lines[u.utt] = format_result(u.utt, res, args.format)
         if bar is not None:
-            bar.update(len(chunk))
+            bar.update(len(utts))
         elif len(inputs) > 10 * args.batch_size:
-            log.info("transcribed %d/%d", min(start + args.batch_size, len(inputs)), len(inputs))
+            log.info("transcribed %d/%d", len(lines), len(inputs))
     if bar is not None:
         bar.close()
-    text = "".join(line + "\n" for line in lines)
+    text = "".join(line + "\n" for name, _ in inputs for line in lines[name])
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -1,21 +1,29 @@
 """A trained system ready to recognise: checkpoint -> frontend -> model -> CTC search -> words.
 
 Shared by ``asr decode`` (data dirs) and ``asr transcribe`` (files), so both give
-the same output for the same audio.
+the same output for the same audio. :meth:`Recognizer.data_log_probs` is the one
+path from utterances to log-posteriors: every search (greedy, prefix beam,
+lexicon + LM, every point of an LM-weight grid) and every command reads its
+posteriors from there, so they all see the normalisation the model was trained
+with (speaker CMVN included). Nothing here imports :mod:`asr.train`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from asr.batches import Utterance, UtteranceData, pad_sequences
+from asr.checkpoint import load_checkpoint
+from asr.datadir import DataDir
 from asr.decode.ctc import Hypothesis, greedy_decode, prefix_beam_search
+from asr.device import resolve_device
+from asr.errors import AsrError
 from asr.system import System
-from asr.train.checkpoint import load_checkpoint
-from asr.train.data import pad_sequences
 
 
 @dataclass
@@ -42,17 +50,15 @@ class Recognizer:
 
     Args:
         model: checkpoint file or experiment dir.
-        device: torch device (default cpu).
+        device: torch device or its name (``cpu``, ``cuda``, ``cuda:N``, ``auto``; default cpu).
         beam: 1 = greedy decoding (default); > 1 = CTC prefix beam search of that width.
 
     Raises:
-        AsrError: missing or unreadable checkpoint.
+        AsrError: missing or unreadable checkpoint, unknown device.
     """
 
     def __init__(self, model: str | Path, device: str | torch.device = "cpu", beam: int = 1) -> None:
-        from asr.train.trainer import resolve_device
-
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.device = resolve_device(device)
         state = load_checkpoint(model)
         self.path = state["path"]
         self.system = System.from_state(state)
@@ -63,6 +69,39 @@ class Recognizer:
         # Seconds per model output frame: the feature frame shift times the model's subsampling.
         self.output_frame_shift = self.system.frame_shift * self.system.subsample
 
+    # -- inputs ---------------------------------------------------------------------------------
+    def open_data(self, data_dir: str | Path | DataDir, skip_bad: bool = False,
+                  channel: int | None = 0) -> UtteranceData:
+        """The utterances of a data dir, read the way this system was trained (waves or ``feats.scp``).
+
+        Args:
+            data_dir: a Kaldi data dir, or one in memory.
+            skip_bad: skip unreadable utterances with a warning (default False: raise).
+            channel: channel of multi-channel audio (default 0; None averages).
+        """
+        s = self.system
+        return UtteranceData(data_dir if isinstance(data_dir, DataDir) else str(data_dir), s.feature_source,
+                             s.sample_rate, s.frame_shift, need_text=False, cache=False, skip_bad=skip_bad,
+                             channel=channel)
+
+    def open_files(self, inputs: Sequence[tuple[str, str]], channel: int | None = 0) -> UtteranceData:
+        """Audio files (``(name, path or "cmd |")`` pairs) as utterances, each its own speaker.
+
+        Raises:
+            AsrError: two inputs with the same name (their outputs could not be told apart).
+        """
+        seen: dict[str, str] = {}
+        for name, src in inputs:
+            if name in seen:
+                raise AsrError(f"two inputs are both named '{name}' ({seen[name]} and {src}); "
+                               f"give them distinct names (a wav.scp, or a '-' list of 'name path' lines)")
+            seen[name] = src
+        data = DataDir(Path("<inputs>"), wav_scp=dict(seen), utt2spk={n: n for n in seen})
+        s = self.system
+        return UtteranceData(data, "wav", s.sample_rate, s.frame_shift, need_text=False, cache=False,
+                             channel=channel)
+
+    # -- log-posteriors -------------------------------------------------------------------------
     @torch.no_grad()
     def log_probs(self, xs: list[torch.Tensor], waves: bool = True,
                   spk_stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,17 +121,54 @@ class Recognizer:
         logits, out_lens = self.system.recognize_logits(x, x_lens, waves=waves, spk_stats=spk_stats)
         return torch.log_softmax(logits.float(), dim=-1).cpu(), out_lens.cpu()
 
-    def recognize(self, xs: list[torch.Tensor], waves: bool = True,
-                  spk_stats: torch.Tensor | None = None) -> list[Result]:
-        """Recognise a batch (see :meth:`log_probs` for the inputs); one result per input."""
-        if not xs:
-            return []
-        lp, lens = self.log_probs(xs, waves, spk_stats)
+    def data_log_probs(self, data: UtteranceData, max_frames: int = 40000, max_utts: int = 512
+                       ) -> Iterator[tuple[list[Utterance], torch.Tensor, torch.Tensor]]:
+        """Log-posteriors of every utterance of ``data``, batch by batch, with the model's own normalisation.
+
+        ``cmvn: speaker`` systems are normalised with the statistics of each utterance's
+        speaker (the data dir's ``cmvn.scp``, else accumulated over its utterances), as in
+        training; other modes need nothing from the data dir.
+
+        Args:
+            data: from :meth:`open_data` or :meth:`open_files`.
+            max_frames: batch limit, utterances x longest utterance in feature frames (default 40000).
+            max_utts: utterances per batch at most (default 512).
+
+        Yields:
+            ``(utts, log_probs (B, T', V), lens (B,))`` on CPU; unreadable utterances skipped
+            (``skip_bad``) are left out.
+        """
+        s = self.system
+        waves = data.feature_source == "wav"
+        stats_fn = s.utterance_stats
+        if waves and s.feature_source == "feats":  # audio for a model trained on feats.scp
+            def stats_fn(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+                return s.utterance_stats(*s.static_features(x, x_lens))
+        for idx in data.batches(max_frames, max_utts):
+            utts, xs = data.load(idx)
+            if not utts:
+                continue
+            spk_stats = None
+            if s.frontend.cfg.cmvn == "speaker":
+                spk_stats = data.batch_speaker_stats(utts, stats_fn)
+            lp, lens = self.log_probs(xs, waves=waves, spk_stats=spk_stats)
+            yield utts, lp, lens
+
+    # -- search -------------------------------------------------------------------------------
+    def search(self, lp: torch.Tensor, lens: torch.Tensor) -> list[Result]:
+        """Greedy or prefix-beam search (:attr:`beam`) over log-posteriors (B, T', V); one result per row."""
         if self.beam > 1:
             hyps = [nbest[0] for nbest in prefix_beam_search(lp, lens, beam=self.beam)]
         else:
             hyps = greedy_decode(lp, lens)
         return [self._result(h) for h in hyps]
+
+    def recognize(self, xs: list[torch.Tensor], waves: bool = True,
+                  spk_stats: torch.Tensor | None = None) -> list[Result]:
+        """Recognise a batch (see :meth:`log_probs` for the inputs); one result per input."""
+        if not xs:
+            return []
+        return self.search(*self.log_probs(xs, waves, spk_stats))
 
     def _result(self, hyp: Hypothesis) -> Result:
         tok = self.system.tokenizer

@@ -91,18 +91,23 @@ def _has_output_gate(mode: int) -> bool:
 
 
 def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
-                        mode: int, h: int) -> tuple[torch.Tensor, ...]:
+                        mode: int, h: int, s0: torch.Tensor | None = None,
+                        c0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
     """Forward pass, no autograd. Returns (s, m, acts, c, tc), each (T, D, B, *).
 
     ``acts`` holds the activated blocks (gates after the sigmoid, candidate after
     its non-linearity, if any); for ``lstm-gates`` acts, c and tc are all ``m``.
+    ``s0`` (D, B, R) and ``c0`` (D, B, H) are the state before frame 0 (None: zeros).
     """
     T, D, B, G = gx.shape
     acts = gx.clone()  # pre-activations, activated in place step by step
     if mode == SRNN_HIDDEN:  # nothing recurrent but the element-wise scan
         acts[..., :2 * h].sigmoid_()
         i, f, xt = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
-        c = _linear_scan(f, i * xt)
+        v = i * xt
+        if c0 is not None:
+            v[0].addcmul_(f[0], c0)
+        c = _linear_scan(f, v)
         tc = torch.tanh(c)
         return tc, tc, acts, c, tc
     assert u is not None
@@ -125,7 +130,7 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
         m_all = gx.new_empty(T, D, B, h) if _has_output_gate(mode) else tc_all
     s_all = gx.new_empty(T, D, B, r) if pt is not None else m_all
     c_ts, tc_ts, m_ts, s_ts = c_all.unbind(0), tc_all.unbind(0), m_all.unbind(0), s_all.unbind(0)
-    s_prev: torch.Tensor | None = None
+    s_prev: torch.Tensor | None = s0
     for t in range(T):
         if s_prev is not None:
             a_rec[t].baddbmm_(s_prev, ut)
@@ -139,6 +144,8 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
             torch.mul(i_ts[t], g_ts[t], out=c)
             if t > 0:
                 c.addcmul_(f_ts[t], c_ts[t - 1])
+            elif c0 is not None:
+                c.addcmul_(f_ts[0], c0)
             torch.tanh(c, out=tc_ts[t])
             if _has_output_gate(mode):
                 torch.mul(o_ts[t], tc_ts[t], out=m_ts[t])
@@ -148,30 +155,34 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
     return s_all, m_all, acts, c_all, tc_all
 
 
-def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tensor, c: torch.Tensor,
-                         tc: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None, mode: int, h: int
-                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor, acts: torch.Tensor,
+                         c: torch.Tensor, tc: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
+                         mode: int, h: int, c0: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Backward pass, no autograd.
 
     Everything that does not depend on the backward recurrence (the gate
     derivatives and the coefficients multiplying ``dc_t``) is computed for all
     frames at once before the loop; the loop only carries ``dr_t`` and ``dc_t``.
+    ``d_c`` holds the incoming grads of the cell states (nonzero where a final state was used).
 
     Returns:
         (d_a (T, D, B, G) pre-activation grads, d_s_total (T, D, B, R) the total
-        grads of the recurrent outputs, only with a recurrent projection).
+        grads of the recurrent outputs, only with a recurrent projection, d_c0 (D, B, H)
+        the grad of the initial cell state, None for ``lstm-gates``).
     """
     T, D, B, G = acts.shape
     nb = G // h
     zero = acts.new_zeros(1, D, B, h)
+    first = c0[None] if c0 is not None else zero
     if mode == SRNN_HIDDEN:
         i, f, xt = acts[..., :h], acts[..., h:2 * h], acts[..., 2 * h:]
         dm = d_s + d_m
         f_next = torch.cat([f[1:], zero])
-        dc = _linear_scan(f_next, dm * (1 - tc * tc), reverse=True)
-        c_prev = torch.cat([zero, c[:-1]])
+        dc = _linear_scan(f_next, dm * (1 - tc * tc) + d_c, reverse=True)
+        c_prev = torch.cat([first, c[:-1]])
         d_a = torch.cat([dc * xt * i * (1 - i), dc * c_prev * f * (1 - f), dc * i], -1)
-        return d_a, None
+        return d_a, None, dc[0] * f[0]
     assert u is not None
     nrec = u.shape[1]
     d_a = torch.empty_like(acts)
@@ -179,9 +190,11 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tenso
     d_a_rec = d_a[..., :nrec].unbind(0) if nrec < G else d_a_ts
     if mode == GATES:
         coef = (1 - acts * acts).unbind(0)  # tanh'
+        d_m = d_m + d_c  # the "cell state" of an Elman layer is its output
     else:
         i, f, g = acts[..., :h], acts[..., h:2 * h], acts[..., -h:]
-        c_prev = torch.cat([zero, c[:-1]])
+        d_c_ts = d_c.unbind(0)
+        c_prev = torch.cat([first, c[:-1]])
         # d a_t = A_t * dc_t (+ the output gate's d m_t term), per block
         A = torch.zeros(T, D, B, nb, h, dtype=acts.dtype, device=acts.device)
         A[..., 0, :] = g * i * (1 - i)
@@ -218,14 +231,14 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, acts: torch.Tenso
         if mode == GATES:
             torch.mul(dm, coef[t], out=d_a_ts[t])
             continue
-        dc = dm * k_dc[t]
+        dc = dm * k_dc[t] + d_c_ts[t]
         if dc_carry is not None:
             dc += dc_carry
         torch.mul(A_ts[t], dc.unsqueeze(-2), out=d_a_ts[t].view(D, B, nb, h))
         if _has_output_gate(mode):
             torch.mul(dm, k_o[t], out=d_a_o[t])
         dc_carry = dc * f_ts[t]
-    return d_a, d_s_tot
+    return d_a, d_s_tot, dc_carry if mode != GATES else None
 
 
 class FusedRecurrence(torch.autograd.Function):
@@ -233,53 +246,67 @@ class FusedRecurrence(torch.autograd.Function):
 
     Inputs: ``gx`` (T, D, B, G) input-side pre-activations (biases included),
     ``u`` (D, G_rec, R) recurrent matrices or None, ``p`` (D, R, H) recurrent
-    projections or None. Outputs: ``s`` (T, D, B, R) recurrent states (``r_t``,
-    or ``m_t`` without projection) and ``m`` (T, D, B, H) cell outputs.
-    Initial states are zero.
+    projections or None, ``s0`` (D, B, R) and ``c0`` (D, B, H) the state before
+    frame 0 or None (zeros). Outputs: ``s`` (T, D, B, R) recurrent states (``r_t``,
+    or ``m_t`` without projection), ``m`` (T, D, B, H) cell outputs and ``c``
+    (T, D, B, H) cell states (for ``lstm-gates``, which has none, a copy of ``m``).
     """
 
     @staticmethod
     def forward(ctx, gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,  # type: ignore[override]
-                mode: int, h: int) -> tuple[torch.Tensor, torch.Tensor]:
+                s0: torch.Tensor | None, c0: torch.Tensor | None, mode: int, h: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dtype = gx.dtype
         u_ = u.to(dtype) if u is not None else None
         p_ = p.to(dtype) if p is not None else None
+        s0_ = s0.to(dtype) if s0 is not None else None
+        c0_ = c0.to(dtype) if c0 is not None and mode != GATES else None
         with torch.no_grad():
-            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h)
-        ctx.save_for_backward(s, m, acts, c, tc, u_, p_)
+            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h, s0_, c0_)
+        ctx.save_for_backward(s, m, acts, c, tc, u_, p_, s0_, c0_)
         ctx.mode, ctx.h = mode, h
-        ctx.u_dtype = u.dtype if u is not None else None
-        ctx.p_dtype = p.dtype if p is not None else None
+        ctx.dtypes = tuple(t.dtype if t is not None else None for t in (u, p, s0, c0))
         if s is m:
-            s = s.clone()  # two distinct outputs for autograd
-        return s, m
+            s = s.clone()  # distinct outputs for autograd
+        c_out = c.clone() if c is m or c is s else c
+        return s, m, c_out
 
     @staticmethod
-    def backward(ctx, d_s: torch.Tensor, d_m: torch.Tensor  # type: ignore[override]
+    def backward(ctx, d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor  # type: ignore[override]
                  ) -> tuple[torch.Tensor | None, ...]:
-        s, m, acts, c, tc, u, p = ctx.saved_tensors
+        s, m, acts, c, tc, u, p, s0, c0 = ctx.saved_tensors
         mode, h = ctx.mode, ctx.h
+        u_dtype, p_dtype, s0_dtype, c0_dtype = ctx.dtypes
+        dt = acts.dtype
         with torch.no_grad():
-            d_a, d_s_tot = _recurrence_backward(d_s.to(acts.dtype), d_m.to(acts.dtype), acts, c, tc, u, p,
-                                                mode, h)
+            d_a, d_s_tot, d_c0 = _recurrence_backward(d_s.to(dt), d_m.to(dt), d_c.to(dt), acts, c, tc, u, p,
+                                                      mode, h, c0)
             T, D, B, _ = d_a.shape
-            d_u = d_p = None
-            if u is not None and ctx.needs_input_grad[1]:
+            d_u = d_p = d_s0 = None
+            if u is not None and (ctx.needs_input_grad[1] or ctx.needs_input_grad[3]):
                 nrec = u.shape[1]
-                s_prev = torch.cat([s.new_zeros(1, D, B, s.shape[-1]), s[:-1]])  # (T, D, B, R)
+                first = s0[None] if s0 is not None else s.new_zeros(1, D, B, s.shape[-1])
+                s_prev = torch.cat([first, s[:-1]])  # (T, D, B, R)
                 # sum_t d_a[t]^T s_{t-1}, per direction, as one matmul over all frames
                 d_u = torch.bmm(d_a[..., :nrec].permute(1, 3, 0, 2).reshape(D, nrec, T * B),
-                                s_prev.permute(1, 0, 2, 3).reshape(D, T * B, -1)).to(ctx.u_dtype)
+                                s_prev.permute(1, 0, 2, 3).reshape(D, T * B, -1)).to(u_dtype)
+                if ctx.needs_input_grad[3]:
+                    d_s0 = torch.bmm(d_a[0, ..., :nrec], u).to(s0_dtype)  # (D, B, R)
             if p is not None and ctx.needs_input_grad[2]:
                 assert d_s_tot is not None
                 d_p = torch.bmm(d_s_tot.permute(1, 3, 0, 2).reshape(D, -1, T * B),
-                                m.permute(1, 0, 2, 3).reshape(D, T * B, h)).to(ctx.p_dtype)
-        return d_a, d_u, d_p, None, None
+                                m.permute(1, 0, 2, 3).reshape(D, T * B, h)).to(p_dtype)
+            if not ctx.needs_input_grad[4] or d_c0 is None:
+                d_c0 = None
+            else:
+                d_c0 = d_c0.to(c0_dtype)
+        return d_a, d_u, d_p, d_s0, d_c0, None, None
 
 
 def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
-                     mode: int, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a cell's recurrence over padded, time-major sequences (zero initial state).
+                     mode: int, hidden: int, s0: torch.Tensor | None = None, c0: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run a cell's recurrence over padded, time-major sequences.
 
     Args:
         gx: (T, D, B, G) input-side pre-activations, ``G = NUM_BLOCKS[mode] * hidden``,
@@ -289,13 +316,18 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
         p: (D, R, hidden) recurrent projection ``W_rm`` or None (then R = hidden).
         mode: cell index, ``MODE[cell]``.
         hidden: cell width H.
+        s0: (D, B, R) recurrent state before frame 0 (default None: zeros; unused by
+            ``lstm-srnn-hidden``, which has no recurrent input).
+        c0: (D, B, H) cell state before frame 0 (default None: zeros; unused by ``lstm-gates``).
 
     Returns:
-        ``(s, m)``: s (T, D, B, R) the recurrent outputs ``r_t`` (``m_t`` without
-        projection); m (T, D, B, H) the cell outputs ``m_t``. Sequences run from
-        t = 0 upwards; reverse each utterance beforehand for a backward direction.
+        ``(s, m, c)``: s (T, D, B, R) the recurrent outputs ``r_t`` (``m_t`` without
+        projection); m (T, D, B, H) the cell outputs ``m_t``; c (T, D, B, H) the cell
+        states (``m_t`` again for ``lstm-gates``). Sequences run from t = 0 upwards;
+        reverse each utterance beforehand for a backward direction. Gradients flow
+        into ``s0`` and ``c0`` too.
     """
-    return FusedRecurrence.apply(gx, u, p, mode, hidden)
+    return FusedRecurrence.apply(gx, u, p, s0, c0, mode, hidden)
 
 
 def reverse_padded(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:

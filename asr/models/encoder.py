@@ -12,12 +12,23 @@ The full LSTM without a non-recurrent projection runs on ``torch.nn.LSTM``
 (``proj_size`` for LSTMP; cuDNN on GPU) over packed sequences; every other
 configuration runs on :func:`asr.models.cells.fused_recurrence`. A padded batch
 gives each utterance exactly the output it gets alone.
+
+Recurrent state goes in and comes out (``forward_state``), so that truncated BPTT
+over chunks and streaming decoding can carry it: a layer's state is ``(h, c)`` with
+``h`` (L * D, B, R) the recurrent output (``r_t`` with a projection, else ``m_t``)
+and ``c`` (L * D, B, H) the cell state, for each of the L layers the module runs
+(one, or the whole stack of a multi-layer ``torch.nn.LSTM``) and each of the D
+directions, taken at each utterance's own last frame. An encoder's state is the
+list of its layers' states. Running a unidirectional encoder over consecutive
+chunks, each starting from the state the previous one ended in, gives the output
+of the whole utterance.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import nn
@@ -34,6 +45,9 @@ from asr.models.cells import (
     fused_recurrence,
     reversal_index,
 )
+
+LayerState: TypeAlias = tuple[torch.Tensor, torch.Tensor]  # (h (L*D, B, R), c (L*D, B, H))
+EncoderState: TypeAlias = list[LayerState]  # one per RecurrentLayer of the encoder
 
 
 @dataclass
@@ -131,7 +145,7 @@ class RecurrentLayer(nn.Module):
                               if nonrec_proj else None)
 
     def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
-        """Run the layer.
+        """Run the layer from a zero state.
 
         Args:
             x: (T, B, F) time-major padded input.
@@ -140,12 +154,29 @@ class RecurrentLayer(nn.Module):
         Returns:
             (T, B, ``output_size``); frames past an utterance's length are zero.
         """
+        return self.forward_state(x, x_lens)[0]
+
+    def forward_state(self, x: torch.Tensor, x_lens: torch.Tensor, state: LayerState | None = None
+                      ) -> tuple[torch.Tensor, LayerState]:
+        """Run the layer from a given state and return the state it ends in.
+
+        Args:
+            x: (T, B, F) time-major padded input.
+            x_lens: (B,) lengths (any device), each >= 1.
+            state: ``(h (L*D, B, R), c (L*D, B, H))`` before frame 0 (default None: zeros).
+
+        Returns:
+            ``(y, state)``: y (T, B, ``output_size``), zero past each utterance's length; the
+            state after each utterance's last frame (see the module docstring).
+        """
         T, B, _ = x.shape
         if self.use_nn_lstm:
             if bool((x_lens == T).all()):  # nothing to pack: same result, no packing cost
-                return self.lstm(x)[0]
+                y, (h, c) = self.lstm(x, state)
+                return y, (h, c)
             packed = pack_padded_sequence(x, x_lens.cpu(), enforce_sorted=False)
-            return pad_packed_sequence(self.lstm(packed)[0], total_length=T)[0]
+            y, (h, c) = self.lstm(packed, state)
+            return pad_packed_sequence(y, total_length=T)[0], (h, c)
         D, H = self.num_directions, self.hidden
         gx = torch.addmm(self.bias, x.reshape(T * B, -1), self.weight_ih.t())  # all frames at once
         gx = gx.reshape(T, B, D, -1).transpose(1, 2)  # (T, D, B, G)
@@ -158,7 +189,13 @@ class RecurrentLayer(nn.Module):
         else:
             gx = gx.contiguous()
         recurrent_proj = self.weight_proj if self.mode != SRNN_HIDDEN else None
-        s, m = fused_recurrence(gx, self.weight_hh, recurrent_proj, self.mode, H)
+        s0, c0 = state if state is not None else (None, None)
+        s, m, c = fused_recurrence(gx, self.weight_hh, recurrent_proj, self.mode, H,
+                                   s0 if self.mode != SRNN_HIDDEN else None, c0)
+        # Each utterance's state at its own last frame (the backward direction's last is frame 0).
+        last = (x_lens.to(x.device) - 1).clamp(min=0).view(1, 1, B, 1)
+        final = (s.gather(0, last.expand(1, D, B, s.shape[-1]))[0],
+                 c.gather(0, last.expand(1, D, B, c.shape[-1]))[0])
         outs = [s]
         if self.mode == SRNN_HIDDEN and self.weight_proj is not None:
             outs = [torch.einsum("tdbh,drh->tdbr", m, self.weight_proj)]
@@ -169,7 +206,7 @@ class RecurrentLayer(nn.Module):
             y = torch.gather(y, 0, idx[..., None].expand_as(y))
         y = y.transpose(1, 2).reshape(T, B, -1)
         mask = torch.arange(T, device=x.device)[:, None] < x_lens.to(x.device)[None, :]
-        return y * mask[..., None].to(y.dtype)
+        return y * mask[..., None].to(y.dtype), final
 
 
 class Encoder(nn.Module):
@@ -200,12 +237,30 @@ class Encoder(nn.Module):
         self.output_size = size
 
     def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
-        """(T, B, F) time-major input, (B,) lengths -> (T, B, ``output_size``)."""
+        """(T, B, F) time-major input, (B,) lengths -> (T, B, ``output_size``), from a zero state."""
+        return self.forward_state(x, x_lens)[0]
+
+    def forward_state(self, x: torch.Tensor, x_lens: torch.Tensor, state: EncoderState | None = None
+                      ) -> tuple[torch.Tensor, EncoderState]:
+        """Run the stack from ``state`` (default None: zeros); returns the output and the final state.
+
+        Args:
+            x: (T, B, F) time-major padded input.
+            x_lens: (B,) lengths.
+            state: one :data:`LayerState` per layer of :attr:`layers`, or None.
+
+        Returns:
+            ``(y (T, B, output_size), state)``.
+        """
+        if state is not None and len(state) != len(self.layers):
+            raise ValueError(f"state has {len(state)} layer states, the encoder {len(self.layers)} layers")
+        new_state: EncoderState = []
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = self.dropout(x)
-            x = layer(x, x_lens)
-        return x
+            x, st = layer.forward_state(x, x_lens, state[k] if state is not None else None)
+            new_state.append(st)
+        return x, new_state
 
 
 class AcousticModel(nn.Module):
@@ -243,9 +298,29 @@ class AcousticModel(nn.Module):
             out_lens (B,) = ceil(x_lens / subsample). Frames past out_lens are
             not meaningful.
         """
+        logits, out_lens, _ = self.forward_state(x, x_lens)
+        return logits, out_lens
+
+    def forward_state(self, x: torch.Tensor, x_lens: torch.Tensor, state: EncoderState | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, EncoderState]:
+        """:meth:`forward` from a recurrent state, returning the state it ends in.
+
+        Frame stacking looks ``stack - 1`` frames ahead within ``x`` only, so chunked
+        calls match a whole-utterance call exactly when ``stack`` is 1 (or the chunks
+        were cut from stacked features). An output delay extends the utterance's end,
+        which a chunk does not have: ``delay`` > 0 with a given ``state`` is refused.
+
+        Returns:
+            ``(logits (B, T', V), out_lens (B,), state)``.
+
+        Raises:
+            ValueError: a ``state`` for a model with an output delay.
+        """
         x, x_lens = stack_frames(x, x_lens, self.cfg.stack, self.cfg.subsample)
         B, T, _ = x.shape
         d = self.cfg.delay
+        if d and state is not None:
+            raise ValueError("model.delay > 0: an output delay cannot be carried across chunks")
         enc_lens = x_lens
         if d:
             t = torch.arange(T + d, device=x.device)[None, :]
@@ -253,10 +328,10 @@ class AcousticModel(nn.Module):
             idx = torch.minimum(t, last)  # frames past the end repeat the last frame
             x = torch.gather(x, 1, idx[..., None].expand(B, T + d, x.shape[-1]))
             enc_lens = x_lens + d
-        y = self.encoder(x.transpose(0, 1), enc_lens)  # (T + d, B, H)
+        y, new_state = self.encoder.forward_state(x.transpose(0, 1), enc_lens, state)  # (T + d, B, H)
         if d:
             y = y[d:]
-        return self.output(y.transpose(0, 1)), x_lens
+        return self.output(y.transpose(0, 1)), x_lens, new_state
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -1,98 +1,97 @@
-"""Checkpoints: the one place that writes, finds, loads and averages them.
+"""The trainer's checkpoints: epoch saves, pruning, the averaged ``final.pt``, resume and init-from.
 
-A checkpoint is a dict saved with ``torch.save`` and written atomically. It
-holds the resolved experiment config, model and frontend state, the tokenizer,
-and (for epoch checkpoints) optimizer, scheduler and RNG state, so it alone can
-rebuild the model and its frontend, and ``--resume`` continues exactly.
+File I/O (atomic writes, discovery, loading, averaging) is :mod:`asr.checkpoint`,
+shared with recognition; this class is the policy of one experiment dir.
 """
 
 from __future__ import annotations
 
-import io
+import json
 import logging
-import os
-import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from asr.checkpoint import average_checkpoints, latest_epoch_checkpoint, load_checkpoint, save_checkpoint
 from asr.errors import AsrError
-from asr.fileio import atomic_save_bytes
+from asr.fileio import atomic_write
+from asr.system import System
 
 log = logging.getLogger(__name__)
 
-FORMAT = "asr-checkpoint-1"
-_EPOCH_RE = re.compile(r"^epoch-(\d+)\.pt$")
 
+class Checkpointer:
+    """Writes and reads the checkpoints of one experiment dir.
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (a crash never leaves a half-written file)."""
-    buf = io.BytesIO()
-    torch.save({"format": FORMAT, **state}, buf)
-    atomic_save_bytes(path, buf.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint file, or the ``final.pt`` of an experiment dir.
-
-    Raises:
-        AsrError: missing file or not a checkpoint of this toolkit.
+    Args:
+        exp_dir: the experiment dir (``epoch-N.pt``, ``final.pt``, ``history.json``).
+        keep_last: delete epoch checkpoints older than the last N (default 0: keep all); never
+            fewer than ``average_last``.
+        average_last: ``final.pt`` averages the last N epochs (default 1).
     """
-    path = Path(path)
-    if path.is_dir():
-        for name in ("final.pt",):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            latest = latest_epoch_checkpoint(path)
-            if latest is None:
-                raise AsrError(f"{path}: no final.pt or epoch-N.pt checkpoint in this directory")
-            path = latest
-    if not path.is_file():
-        raise AsrError(f"{path}: model checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # torch raises many types for a corrupt file
-        raise AsrError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise AsrError(f"{path}: not an asr checkpoint")
-    state["path"] = str(path)
-    return state
 
+    def __init__(self, exp_dir: str | Path, keep_last: int = 0, average_last: int = 1) -> None:
+        self.exp = Path(exp_dir)
+        self.keep_last = keep_last
+        self.average_last = max(1, average_last)
 
-def epoch_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
-    """``epoch-N.pt`` files of an experiment dir, by epoch."""
-    exp_dir = Path(exp_dir)
-    found = [(int(m.group(1)), p) for p in exp_dir.glob("epoch-*.pt") if (m := _EPOCH_RE.match(p.name))]
-    return [p for _, p in sorted(found)]
+    def latest(self) -> dict[str, Any] | None:
+        """The newest epoch checkpoint of the dir (to resume from), or None."""
+        path = latest_epoch_checkpoint(self.exp)
+        return load_checkpoint(path) if path is not None else None
 
+    @staticmethod
+    def init_from(path: str | Path) -> System:
+        """The system of another checkpoint or experiment dir (its model, frontend and tokenizer).
 
-def latest_epoch_checkpoint(exp_dir: str | os.PathLike) -> Path | None:
-    """The newest ``epoch-N.pt`` or None."""
-    ckpts = epoch_checkpoints(exp_dir)
-    return ckpts[-1] if ckpts else None
+        Raises:
+            AsrError: missing or unreadable checkpoint.
+        """
+        return System.from_state(load_checkpoint(path))
 
+    def save_epoch(self, epoch: int, state: dict[str, Any], history: list[dict[str, Any]]) -> Path:
+        """Write ``epoch-N.pt`` and ``history.json`` (atomically), then prune old epochs."""
+        path = self.exp / f"epoch-{epoch}.pt"
+        save_checkpoint(path, {**state, "epoch": epoch, "history": history})
+        with atomic_write(self.exp / "history.json") as f:
+            json.dump(history, f, indent=1)
+            f.write("\n")
+        if self.keep_last > 0:
+            keep = max(self.keep_last, self.average_last)
+            for e in range(1, epoch - keep + 1):
+                (self.exp / f"epoch-{e}.pt").unlink(missing_ok=True)
+        log.info("wrote %s", path)
+        return path
 
-def average_state_dicts(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Element-wise mean of model state dicts (floating tensors; others from the last)."""
-    if not states:
-        raise ValueError("nothing to average")
-    out = {}
-    for k, v in states[-1].items():
-        if torch.is_floating_point(v):
-            out[k] = sum(s[k].double() for s in states).div(len(states)).to(v.dtype)
-        else:
-            out[k] = v.clone()
-    return out
+    def check_can_average(self, epoch: int, last_epoch: int) -> None:
+        """Fail before training when ``final.pt`` could not be made after ``last_epoch``.
 
+        Resuming at ``epoch`` into a dir whose older epochs are gone (copied checkpoint, pruned)
+        would otherwise train for hours and fail at the end.
 
-def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:
-    """A checkpoint whose model is the average of ``paths``' models (rest from the last one)."""
-    loaded = [load_checkpoint(p) for p in paths]
-    out = {k: v for k, v in loaded[-1].items() if k not in ("optimizer", "scheduler", "scaler", "rng", "path")}
-    out["model"] = average_state_dicts([c["model"] for c in loaded])
-    out["averaged"] = [str(p) for p in paths]
-    return out
+        Raises:
+            AsrError: naming the missing checkpoints.
+        """
+        n = min(self.average_last, last_epoch)
+        needed = [self.exp / f"epoch-{e}.pt" for e in range(last_epoch - n + 1, epoch + 1)]
+        missing = [str(p) for p in needed if not p.is_file()]
+        if missing:
+            raise AsrError(f"final.pt averages the last {n} epochs, but {', '.join(missing)} "
+                           f"{'is' if len(missing) == 1 else 'are'} missing: set train.average_last so that "
+                           f"it covers only the epochs still to train and those present")
+
+    def finalize(self, epoch: int, history: list[dict[str, Any]]) -> Path:
+        """Write ``final.pt``: the average of the last ``average_last`` epochs up to ``epoch``.
+
+        Raises:
+            AsrError: an epoch checkpoint to average is missing.
+        """
+        n = min(self.average_last, epoch)
+        ckpts = [self.exp / f"epoch-{e}.pt" for e in range(epoch - n + 1, epoch + 1)]
+        missing = [str(p) for p in ckpts if not p.is_file()]
+        if missing:
+            raise AsrError(f"cannot average: missing {', '.join(missing)}")
+        final = average_checkpoints(ckpts)
+        final["history"] = history
+        save_checkpoint(self.exp / "final.pt", final)
+        log.info("wrote %s (average of %s)", self.exp / "final.pt", ", ".join(p.name for p in ckpts))
+        return self.exp / "final.pt"

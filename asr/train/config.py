@@ -1,4 +1,10 @@
-"""The experiment configuration: everything ``asr train`` needs, as nested dataclasses."""
+"""The experiment configuration: everything ``asr train`` needs, as nested dataclasses.
+
+:class:`ExperimentConfig` is the system (:class:`asr.system.SystemConfig`: ``frontend``,
+``model`` and the units ``data.units``/``data.bpe_vocab_size``) plus the data, the
+optimizer and the training loop. Its YAML layout is flat (``frontend:``, ``model:``,
+``data:``, ``optim:``, ``train:``); :meth:`ExperimentConfig.system` picks the system out.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from dataclasses import dataclass, field
 
 from asr.features.frontend import FrontendConfig
 from asr.models import EncoderConfig
+from asr.system import SystemConfig
 
 
 @dataclass
@@ -67,3 +74,9 @@ class ExperimentConfig:
     model: EncoderConfig = field(default_factory=EncoderConfig)  # acoustic model
     optim: OptimConfig = field(default_factory=OptimConfig)  # optimizer and schedule
     train: TrainConfig = field(default_factory=TrainConfig)  # training loop
+
+    def system(self) -> SystemConfig:
+        """The system part: frontend, model and units (what a checkpoint rebuilds a model from)."""
+        d = self.data
+        return SystemConfig(frontend=self.frontend, model=self.model, units=d.units,
+                            bpe_vocab_size=d.bpe_vocab_size if d.units == "bpe" else 0)

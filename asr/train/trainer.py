@@ -1,15 +1,18 @@
 """The training loop: one trainer for every criterion and (later) every distributed back-end.
 
-Three things are kept apart so that new training modes plug in without copying
-the loop:
+The loop is assembled from parts that other training modes replace without
+copying it:
 
 - the *system* (:class:`asr.system.System`): frontend + model + tokenizer;
-- the *criterion* (:class:`Criterion`): what the targets of an utterance are, how
-  the loss and the error count are computed (CTC here; frame-level cross-entropy
-  on alignments implements the same three methods);
-- the *data* (:class:`asr.train.data.UtteranceData`): the utterances, their
-  batches per epoch and their loading (a distributed back-end shards
-  :meth:`Trainer.epoch_batches` and all-reduces the sums in :meth:`Trainer.reduce`).
+- the *criterion* (:mod:`asr.train.criteria`): targets, loss and error count (CTC here;
+  frame-level cross-entropy on alignments implements the same three methods);
+- the *step* (:class:`asr.train.step.TrainStep`): frontend -> model -> criterion, the
+  module a DDP wrapper wraps;
+- the *back-end* (:mod:`asr.train.backend`): sharding of an epoch's batches, reduction of
+  sums, application of an update;
+- the *checkpointer* (:class:`asr.train.checkpoint.Checkpointer`): epoch checkpoints,
+  pruning, the averaged ``final.pt``, resume;
+- the *data* (:class:`asr.batches.UtteranceData`), shared with recognition.
 
 Losses are reported per target unit (token or frame): the criterion returns a
 summed loss and its count.
@@ -17,134 +20,34 @@ summed loss and its count.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import math
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
-from asr.config import to_yaml
+from asr.batches import UtteranceData, pad_sequences
+from asr.config import ConfigError, from_dict, to_dict, to_yaml
+from asr.device import resolve_device
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.losses import ctc_loss
-from asr.system import System, build_system
-from asr.train.checkpoint import average_checkpoints, latest_epoch_checkpoint, load_checkpoint, save_checkpoint
-from asr.train.config import ExperimentConfig
-from asr.train.data import Utterance, UtteranceData, pad_sequences
+from asr.system import System, build_system, portable_system_config, system_config_of
+from asr.train.backend import Backend, SingleProcess
+from asr.train.checkpoint import Checkpointer
+from asr.train.config import ExperimentConfig, OptimConfig
+from asr.train.criteria import CRITERIA, Criterion, make_criterion
 from asr.train.schedule import LRScheduler
+from asr.train.step import Batch, TrainStep
 
 log = logging.getLogger(__name__)
 
 
 class TrainingError(AsrError):
     """Training cannot go on (too many non-finite losses, no usable batch)."""
-
-
-@dataclass
-class Batch:
-    """A padded batch of raw inputs with the criterion's targets.
-
-    Attributes:
-        utts: the utterances, in batch order.
-        x: (B, N) padded waves or (B, T, F) padded feature matrices.
-        x_lens: (B,) valid samples or frames.
-        targets: (B, S) padded targets (token ids for CTC).
-        target_lens: (B,) valid targets.
-        spk_stats: (B, 2, D+1) speaker CMVN statistics (``cmvn: speaker``), else None.
-    """
-
-    utts: list[Utterance]
-    x: torch.Tensor
-    x_lens: torch.Tensor
-    targets: torch.Tensor
-    target_lens: torch.Tensor
-    spk_stats: torch.Tensor | None = None
-
-
-class Criterion(Protocol):
-    """What the trainer needs from a training criterion."""
-
-    unit: str  # what losses are reported per: "token" | "frame"
-
-    def targets(self, utts: list[Utterance]) -> list[torch.Tensor]:
-        """One 1-D target tensor per utterance."""
-        ...
-
-    def loss(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
-             target_lens: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Summed loss of a batch and the number of units it is summed over."""
-        ...
-
-    def errors(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
-               target_lens: torch.Tensor) -> tuple[int, int]:
-        """``(errors, units)`` of the best output against the targets (for the accuracy)."""
-        ...
-
-
-def edit_distance(ref: list[int], hyp: list[int]) -> int:
-    """Levenshtein distance between two sequences (substitutions, insertions, deletions all cost 1)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
-
-class CTCCriterion:
-    """CTC over the tokenizer's units (blank id 0); errors = greedy token edit distance.
-
-    Args:
-        tokenizer: turns a transcript into token ids (:meth:`encode`).
-    """
-
-    unit = "token"
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-
-    def targets(self, utts: list[Utterance]) -> list[torch.Tensor]:
-        return [torch.tensor(self.tokenizer.encode(u.text or "", utt=u.utt), dtype=torch.long) for u in utts]
-
-    def loss(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
-             target_lens: torch.Tensor) -> tuple[torch.Tensor, int]:
-        return ctc_loss(logits, lens, targets, target_lens, blank=0)
-
-    def errors(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
-               target_lens: torch.Tensor) -> tuple[int, int]:
-        best = logits.argmax(-1).cpu()
-        targets, target_lens, lens = targets.cpu(), target_lens.cpu(), lens.cpu()
-        errs = count = 0
-        for i in range(best.shape[0]):
-            hyp = [t for t in torch.unique_consecutive(best[i, : int(lens[i])]).tolist() if t != 0]
-            ref = targets[i, : int(target_lens[i])].tolist()
-            errs += edit_distance(ref, hyp)
-            count += len(ref)
-        return errs, count
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn a device name into a device: ``auto`` is CUDA when available, else CPU.
-
-    Raises:
-        AsrError: CUDA requested but not available, or an unknown name.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError) as e:
-        raise AsrError(f"unknown device {name!r} (cpu | cuda | cuda:N | auto)") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AsrError(f"device {name!r} requested but CUDA is not available")
-    return dev
 
 
 def rng_state() -> dict[str, Any]:
@@ -172,7 +75,6 @@ def seed_everything(seed: int) -> None:
 
 
 OPTIMIZERS = ("adam", "sgd")
-CRITERIA = ("ctc",)
 
 
 def check_config(cfg: ExperimentConfig) -> None:
@@ -181,8 +83,6 @@ def check_config(cfg: ExperimentConfig) -> None:
     Raises:
         AsrError: naming the option and its allowed values.
     """
-    from asr.config import ConfigError
-
     checks = [("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS),
               ("optim.schedule", cfg.optim.schedule, ("constant", "exp", "newbob")),
               ("train.criterion", cfg.train.criterion, CRITERIA),
@@ -196,6 +96,49 @@ def check_config(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"{name}: must be >= 1, got {value}")
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+# SystemConfig fields -> the experiment option a user sets them with
+_SYSTEM_OPTION = {"units": "data.units", "bpe_vocab_size": "data.bpe_vocab_size"}
+
+
+def resume_config(cfg: ExperimentConfig, state: dict[str, Any]) -> ExperimentConfig:
+    """The config a resumed run trains with: system and optimizer from the checkpoint, data and loop from ``cfg``.
+
+    Raises:
+        ConfigError: ``cfg`` sets a system or optimizer option to another value than the
+            checkpoint (``--resume`` cannot change the model, its features, units or the optimizer);
+            all such options are named in one message.
+    """
+    where = state.get("path", "checkpoint")
+    saved_system = system_config_of(state, where)
+    saved_optim = from_dict(OptimConfig, state.get("config", {}).get("optim", {}), where=f"{where}: config.optim")
+    given = {**{_SYSTEM_OPTION.get(k, k): v for k, v in _flat(to_dict(portable_system_config(cfg.system()))).items()},
+             **_flat(to_dict(cfg.optim), "optim.")}
+    saved = {**{_SYSTEM_OPTION.get(k, k): v for k, v in _flat(to_dict(saved_system)).items()},
+             **_flat(to_dict(saved_optim), "optim.")}
+    if saved_system.units != "bpe":
+        given.pop("data.bpe_vocab_size", None)
+        saved.pop("data.bpe_vocab_size", None)
+    diff = [f"{k}={given[k]!r} (the checkpoint has {saved[k]!r})" for k in sorted(given)
+            if k in saved and given[k] != saved[k]]
+    if diff:
+        raise ConfigError(f"--resume from {where}: the config contradicts the checkpoint: {'; '.join(diff)}. "
+                          f"Resuming keeps the model, its features, units and optimizer; drop these options, or "
+                          f"train into a new experiment dir")
+    data = dataclasses.replace(cfg.data, units=saved_system.units,
+                               bpe_vocab_size=saved_system.bpe_vocab_size or cfg.data.bpe_vocab_size)
+    return dataclasses.replace(cfg, data=data, frontend=cfg.frontend, model=saved_system.model, optim=saved_optim)
+
+
 class Trainer:
     """Trains a system on a data dir; writes epoch checkpoints and ``final.pt`` into ``exp_dir``.
 
@@ -203,29 +146,33 @@ class Trainer:
         cfg: the resolved experiment config.
         exp_dir: output directory (created).
         resume: continue from the newest ``epoch-N.pt`` in ``exp_dir`` (default False). The
-            system, optimizer, schedule and random state come from the checkpoint; the
-            loop options (e.g. ``train.epochs``) from ``cfg``.
+            system, optimizer, schedule and random state come from the checkpoint; the data and
+            loop options (e.g. ``train.epochs``) from ``cfg``. A ``cfg`` whose system or optimizer
+            options contradict the checkpoint is refused (:func:`resume_config`).
         progress: show a progress bar per epoch (default False; the CLI enables it on a terminal).
+        backend: how batches are sharded, sums reduced and updates applied (default: one process).
     """
 
     def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, resume: bool = False,
-                 progress: bool = False) -> None:
+                 progress: bool = False, backend: Backend | None = None) -> None:
         check_config(cfg)
-        self.cfg = cfg
         self.exp = Path(exp_dir)
         self.exp.mkdir(parents=True, exist_ok=True)
         self.progress = progress
+        self.checkpointer = Checkpointer(self.exp, cfg.train.keep_last, cfg.train.average_last)
+        resume_state = None
+        if resume:
+            resume_state = self.checkpointer.latest()
+            if resume_state is None:
+                log.warning("--resume: no epoch checkpoint in %s; starting from scratch", self.exp)
+            else:
+                cfg = resume_config(cfg, resume_state)
+                self.checkpointer.check_can_average(resume_state["epoch"], cfg.train.epochs)
+                log.info("resuming from %s (epoch %d)", resume_state["path"], resume_state["epoch"])
+        self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
         if cfg.train.num_threads > 0:
             torch.set_num_threads(cfg.train.num_threads)
-        resume_state = None
-        if resume:
-            latest = latest_epoch_checkpoint(self.exp)
-            if latest is None:
-                log.warning("--resume: no epoch checkpoint in %s; starting from scratch", self.exp)
-            else:
-                resume_state = load_checkpoint(latest)
-                log.info("resuming from %s (epoch %d)", latest, resume_state["epoch"])
         seed_everything(cfg.train.seed)
         self.system = self._system(resume_state)
         self.train_data, self.dev_data = self._data()
@@ -233,12 +180,14 @@ class Trainer:
             self._global_cmvn()
         self.system.to(self.device)
         self.criterion = self.make_criterion()
-        self.optimizer = self._optimizer()
-        o = cfg.optim
-        self.scheduler = LRScheduler(o.lr, o.warmup_steps, o.schedule, o.decay, o.newbob_threshold, o.min_lr)
         self.amp = cfg.train.amp and self.device.type == "cuda"
         if cfg.train.amp and not self.amp:
             log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
+        self.backend: Backend = backend or SingleProcess(amp=self.amp)
+        self.train_step = self.backend.wrap(TrainStep(self.system, self.criterion, amp=self.amp))
+        self.optimizer = self._optimizer()
+        o = cfg.optim
+        self.scheduler = LRScheduler(o.lr, o.warmup_steps, o.schedule, o.decay, o.newbob_threshold, o.min_lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.epoch = 0
         self.step = 0
@@ -276,7 +225,7 @@ class Trainer:
                 raise AsrError("data.units=phone needs data.lexicon (a pronunciation lexicon)")
             opts["lexicon"] = cfg.data.lexicon
         tokenizer = build_tokenizer(cfg.data.units, list(texts.values()), **opts)
-        return build_system(cfg, tokenizer)
+        return build_system(cfg.system(), tokenizer)
 
     def _data(self) -> tuple[UtteranceData, UtteranceData | None]:
         cfg, s = self.cfg, self.system
@@ -295,9 +244,7 @@ class Trainer:
 
     def make_criterion(self) -> Criterion:
         """The training criterion named by ``train.criterion``."""
-        if self.cfg.train.criterion == "ctc":
-            return CTCCriterion(self.system.tokenizer)
-        raise AsrError(f"unknown criterion {self.cfg.train.criterion!r} (ctc)")
+        return make_criterion(self.cfg.train.criterion, self.system.tokenizer)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         o = self.cfg.optim
@@ -312,7 +259,7 @@ class Trainer:
         """One pass over the training inputs to estimate global CMVN statistics."""
         t0 = time.time()
         stats = None
-        for idx in self.train_data.batches(self.system.frame_shift, 200000, 256):
+        for idx in self.train_data.batches(200000, 256):
             _, xs = self.train_data.load(idx)
             if not xs:
                 continue
@@ -324,16 +271,12 @@ class Trainer:
         log.info("global CMVN statistics over %d frames (%.1f s)", int(stats[0, -1]), time.time() - t0)
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """This epoch's batches of training utterance indices (a distributed back-end shards them)."""
+        """This epoch's batches of training utterance indices, this worker's share of them."""
         d = self.cfg.data
         # SortaGrad: short utterances first helps CTC out of its early all-blank stage.
         shuffle = epoch > d.sortagrad
-        return self.train_data.batches(self.system.frame_shift, d.max_frames, d.max_utts, shuffle=shuffle,
-                                       seed=self.cfg.train.seed, epoch=epoch)
-
-    def reduce(self, values: list[float]) -> list[float]:
-        """Sum statistics over workers (identity for one process)."""
-        return values
+        return self.backend.shard(self.train_data.batches(d.max_frames, d.max_utts, shuffle=shuffle,
+                                                          seed=self.cfg.train.seed, epoch=epoch))
 
     # -- batches --------------------------------------------------------------------------------
     def make_batch(self, data: UtteranceData, indices: list[int], train: bool) -> Batch | None:
@@ -348,25 +291,14 @@ class Trainer:
             spk_stats = data.batch_speaker_stats(utts, self.system.utterance_stats)
         return Batch(utts, x, x_lens, targets.long(), target_lens, spk_stats)
 
-    def forward(self, batch: Batch, train: bool) -> tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:
-        """Loss sum, count, logits (B, T', V) and output lengths (B,) of a batch."""
-        dev = self.device
-        # The frontend stays in float32 (filterbank energies overflow float16); the model may not.
-        feats, f_lens = self.system.frontend(batch.x.to(dev), batch.x_lens.to(dev), train=train,
-                                             spk_stats=batch.spk_stats)
-        with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.amp):
-            logits, out_lens = self.system.model(feats, f_lens)
-        loss, count = self.criterion.loss(logits.float(), out_lens, batch.targets.to(dev),
-                                          batch.target_lens.to(dev))
-        return loss, count, logits, out_lens
-
     # -- loop -----------------------------------------------------------------------------------
     def run(self) -> Path:
         """Train the remaining epochs, then write ``final.pt``; returns its path."""
         cfg = self.cfg
-        with atomic_write(self.exp / "config.yaml") as f:
-            f.write(to_yaml(cfg))
-        writer = self._tensorboard()
+        if self.backend.is_main:
+            with atomic_write(self.exp / "config.yaml") as f:
+                f.write(to_yaml(cfg))
+        writer = self._tensorboard() if self.backend.is_main else None
         try:
             while self.epoch < cfg.train.epochs:
                 self.epoch += 1
@@ -389,7 +321,8 @@ class Trainer:
                         if k in rec:
                             writer.add_scalar(f"epoch/{k}", rec[k], self.epoch)
                     writer.flush()
-                self.save_epoch()
+                if self.backend.is_main:
+                    self.save_epoch()
         finally:
             if writer is not None:
                 writer.close()
@@ -417,19 +350,16 @@ class Trainer:
             for g in self.optimizer.param_groups:
                 g["lr"] = self.scheduler.lr(self.step)
             self.optimizer.zero_grad(set_to_none=True)
-            loss, count, _, _ = self.forward(batch, train=True)
+            out = self.train_step(batch, train=True)
+            loss, count = out.loss, out.count
             if count == 0:
                 continue
-            finite = bool(torch.isfinite(loss))
             norm = None
-            if finite:
+            applied = bool(torch.isfinite(loss))
+            if applied:
                 self.scaler.scale(loss / count).backward()
-                self.scaler.unscale_(self.optimizer)
-                norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip if cfg.optim.grad_clip > 0
-                                                      else math.inf)
-                # With AMP, inf gradients are the scaler's business (it skips the step and lowers the scale).
-                finite = self.amp or bool(torch.isfinite(norm))
-            if not finite:
+                applied, norm = self.backend.apply(self.optimizer, self.scaler, params, cfg.optim.grad_clip)
+            if not applied:
                 bad += 1
                 what = ("loss" if norm is None else
                         f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per token)")
@@ -446,8 +376,6 @@ class Trainer:
                         f"checkpoints in {self.exp} are untouched; lower optim.lr, set optim.grad_clip, or check "
                         f"the data of the utterances named in the warnings")
                 continue
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
             self.step += 1
             batch_loss = float(loss.detach())
             tot_loss += batch_loss
@@ -466,7 +394,7 @@ class Trainer:
                 win_loss, win_count = 0.0, 0
         if bar is not None:
             bar.close()
-        tot_loss, tot_count = self.reduce([tot_loss, float(tot_count)])
+        tot_loss, tot_count = self.backend.reduce([tot_loss, float(tot_count)])
         if tot_count == 0:
             raise TrainingError(f"epoch {self.epoch}: no training batch gave a loss (empty transcripts? "
                                 f"utterances shorter than their transcripts?)")
@@ -478,18 +406,18 @@ class Trainer:
         self.system.eval()
         d = self.cfg.data
         tot_loss = tot_count = errs = units = 0.0
-        for idx in data.batches(self.system.frame_shift, d.max_frames, d.max_utts):
+        for idx in self.backend.shard(data.batches(d.max_frames, d.max_utts)):
             batch = self.make_batch(data, idx, train=False)
             if batch is None:
                 continue
-            loss, count, logits, out_lens = self.forward(batch, train=False)
-            if torch.isfinite(loss):
-                tot_loss += float(loss)
-                tot_count += count
-            e, n = self.criterion.errors(logits, out_lens, batch.targets, batch.target_lens)
+            out = self.train_step(batch, train=False)
+            if torch.isfinite(out.loss):
+                tot_loss += float(out.loss)
+                tot_count += out.count
+            e, n = self.criterion.errors(out.logits, out.out_lens, batch.targets, batch.target_lens)
             errs += e
             units += n
-        tot_loss, tot_count, errs, units = self.reduce([tot_loss, tot_count, errs, units])
+        tot_loss, tot_count, errs, units = self.backend.reduce([tot_loss, tot_count, errs, units])
         return {"loss": tot_loss / max(tot_count, 1), "acc": 1.0 - errs / max(units, 1)}
 
     def _tensorboard(self) -> Any:
@@ -504,33 +432,16 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save_epoch(self) -> Path:
-        """Write ``epoch-N.pt``: system, optimizer, schedule, RNG and history (atomically)."""
+        """Write ``epoch-N.pt``: system, experiment config, optimizer, schedule, RNG and history (atomically)."""
         state = self.system.state()
-        state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                     scaler=self.scaler.state_dict() if self.amp else None, rng=rng_state(),
-                     epoch=self.epoch, step=self.step, history=self.history)
-        path = self.exp / f"epoch-{self.epoch}.pt"
-        save_checkpoint(path, state)
-        with atomic_write(self.exp / "history.json") as f:
-            json.dump(self.history, f, indent=1)
-            f.write("\n")
-        keep = self.cfg.train.keep_last
-        if keep > 0:
-            keep = max(keep, self.cfg.train.average_last)
-            for e in range(1, self.epoch - keep + 1):
-                (self.exp / f"epoch-{e}.pt").unlink(missing_ok=True)
-        log.info("wrote %s", path)
-        return path
+        state.update(config=to_dict(self.cfg), optimizer=self.optimizer.state_dict(),
+                     scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict() if self.amp else None,
+                     rng=rng_state(), step=self.step)
+        return self.checkpointer.save_epoch(self.epoch, state, self.history)
 
     def finalize(self) -> Path:
         """Write ``final.pt``: the average of the last ``train.average_last`` epochs of this run."""
-        n = max(1, min(self.cfg.train.average_last, self.epoch))
-        ckpts = [self.exp / f"epoch-{e}.pt" for e in range(self.epoch - n + 1, self.epoch + 1)]
-        missing = [str(p) for p in ckpts if not p.is_file()]
-        if missing:
-            raise TrainingError(f"cannot average: missing {', '.join(missing)}")
-        final = average_checkpoints(ckpts)
-        final["history"] = self.history
-        save_checkpoint(self.exp / "final.pt", final)
-        log.info("wrote %s (average of %s)", self.exp / "final.pt", ", ".join(p.name for p in ckpts))
-        return self.exp / "final.pt"
+        try:
+            return self.checkpointer.finalize(self.epoch, self.history)
+        except AsrError as e:
+            raise TrainingError(str(e)) from None

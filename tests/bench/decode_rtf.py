@@ -110,11 +110,11 @@ def random_checkpoint(config: Path, texts: list[str], waves: list[torch.Tensor],
     Relative paths in the config (``fbank_conf``) are taken relative to the recipe dir
     (the config file's parent's parent) when they do not exist relative to the current dir.
     """
+    from asr.batches import pad_sequences
+    from asr.checkpoint import save_checkpoint
     from asr.config import load_config
     from asr.text import build_tokenizer
-    from asr.train.checkpoint import save_checkpoint
     from asr.train.config import ExperimentConfig
-    from asr.train.data import pad_sequences
 
     cfg = load_config(ExperimentConfig, [config])
     conf = cfg.frontend.fbank_conf

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-
-from tinydata import tiny_overrides, write_demo_dir  # noqa: E402
+from tinydata import tiny_overrides, write_demo_dir
 
 
 @pytest.fixture(scope="session")

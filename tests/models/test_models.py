@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from asr.config import ConfigError, from_dict
-from asr.models import CELL_TYPES, AcousticModel, EncoderConfig, RecurrentLayer, build_model, reverse_padded
+from asr.models import CELL_TYPES, AcousticModel, Encoder, EncoderConfig, RecurrentLayer, build_model, reverse_padded
 
 
 # ---- step-by-step references ----
@@ -303,3 +303,77 @@ def test_cuda_matches_cpu(cell: str) -> None:
         torch.testing.assert_close(y_gpu[b, :n].cpu(), y_cpu[b, :n], atol=1e-4, rtol=1e-4)
     for p, g in zip(model.parameters(), g_cpu):
         torch.testing.assert_close(p.grad.cpu(), g, atol=1e-3, rtol=1e-3)
+
+
+# ---- recurrent state in and out ----
+
+
+STATE_CONFIGS = [(cell, proj, nonrec, layers) for cell in CELL_TYPES for proj in (0, 5)
+                 for nonrec in (0, 3) for layers in (1, 3)]
+
+
+def _chunked(enc, x: torch.Tensor, bounds: list[int]):
+    """Run ``enc`` chunk by chunk over (T, B, F) input, carrying the state; returns the outputs and the state."""
+    state, outs = None, []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        y, state = enc.forward_state(x[a:b], torch.full((x.shape[1],), b - a), state)
+        outs.append(y)
+    return torch.cat(outs), state
+
+
+@pytest.mark.parametrize("cell,proj,nonrec,layers", STATE_CONFIGS)
+def test_state_carried_over_chunks_equals_the_whole_utterance(cell: str, proj: int, nonrec: int,
+                                                              layers: int) -> None:
+    """4 chunks with carried state == one call over the whole utterance, on both code paths."""
+    torch.manual_seed(2)
+    cfg = EncoderConfig(cell=cell, hidden=7, proj=proj, nonrec_proj=nonrec, layers=layers)
+    enc = Encoder(cfg, 4).to(DTYPE).eval()
+    assert enc.layers[0].use_nn_lstm == (cell == "lstm" and nonrec == 0)  # both code paths are covered
+    T = 17
+    x = torch.randn(T, 2, 4, dtype=DTYPE)
+    full_lens = torch.tensor([T, T])
+    whole, whole_state = enc.forward_state(x, full_lens)
+    chunked, state = _chunked(enc, x, [0, 3, 8, 12, T])
+    torch.testing.assert_close(chunked, whole)
+    for (h1, c1), (h2, c2) in zip(state, whole_state):
+        torch.testing.assert_close(h1, h2)
+        torch.testing.assert_close(c1, c2)
+    # The state of a shorter utterance in a padded batch is taken at its own last frame.
+    n = 11
+    _, alone = enc.forward_state(x[:n, :1], torch.tensor([n]))
+    _, batched = enc.forward_state(x, torch.tensor([n, T]))
+    for (h1, c1), (h2, c2) in zip(alone, batched):
+        torch.testing.assert_close(h1[:, 0], h2[:, 0])
+        if cell != "lstm-gates":  # an Elman layer has no cell state
+            torch.testing.assert_close(c1[:, 0], c2[:, 0])
+
+
+@pytest.mark.parametrize("cell", CELL_TYPES)
+def test_gradcheck_fused_with_initial_state(cell: str) -> None:
+    """Gradients of the hand-written backward pass flow into the initial state and out of the final one."""
+    torch.manual_seed(3)
+    layer = RecurrentLayer(cell, 2, 3, proj=2, nonrec_proj=1).to(DTYPE)
+    x, x_lens = _batch([4, 2], 2)
+    R = 2 if cell != "lstm-srnn-hidden" else 3
+    h0 = torch.randn(1, 2, R, dtype=DTYPE, requires_grad=True)
+    c0 = torch.randn(1, 2, 3, dtype=DTYPE, requires_grad=True)
+
+    def f(x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y, (h, c) = layer.forward_state(x, x_lens, (h0, c0))
+        return y, h, c
+
+    assert torch.autograd.gradcheck(f, (x.requires_grad_(True), h0, c0))
+
+
+def test_model_state_api() -> None:
+    torch.manual_seed(4)
+    model = build_model(EncoderConfig(hidden=6, layers=2), 4, 5).eval()
+    x = torch.randn(2, 10, 4)
+    lens = torch.tensor([10, 10])
+    logits, out_lens, state = model.forward_state(x, lens)
+    a, _, state_a = model.forward_state(x[:, :6], torch.tensor([6, 6]))
+    b, _, _ = model.forward_state(x[:, 6:], torch.tensor([4, 4]), state_a)
+    torch.testing.assert_close(torch.cat([a, b], 1), logits)
+    delayed = build_model(EncoderConfig(hidden=6, layers=1, delay=2), 4, 5)
+    with pytest.raises(ValueError, match="delay"):
+        delayed.forward_state(x, lens, delayed.forward_state(x, lens)[2])

@@ -10,9 +10,9 @@ import pytest
 import torch
 from tinydata import tiny_overrides
 
+from asr.checkpoint import load_checkpoint
 from asr.config import load_config
 from asr.system import System
-from asr.train.checkpoint import load_checkpoint
 from asr.train.config import ExperimentConfig
 from asr.train.trainer import Trainer, TrainingError
 

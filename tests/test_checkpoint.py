@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asr.errors import AsrError
-from asr.train.checkpoint import (
+from asr.checkpoint import (
     average_checkpoints,
     epoch_checkpoints,
     latest_epoch_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from asr.errors import AsrError
 
 
 def test_save_load_and_epoch_order(tmp_path):

@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
+from asr.batches import UtteranceData, make_batches, pad_sequences
 from asr.errors import AsrError
-from asr.train.data import UtteranceData, make_batches, pad_sequences
 
 
 def test_batches_cover_every_utterance_once_within_the_frame_limit():

@@ -1,4 +1,4 @@
-"""``asr lm-decode`` and ``steps/decode_lm.sh`` on a tiny trained model: Kaldi's grid layout, errors."""
+"""``asr decode --lm`` and ``steps/decode_lm.sh`` on a tiny trained model: Kaldi's grid layout, errors."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_grid_layout(cli_data, tiny_model, lm, tmp_path):
     (out / "wer_9_9").write_text("stale\n")  # scores of an earlier grid are removed
     opts = ["--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "0 1.5", "--word-ins-penalties", "0 1",
             "--beam", "8", "--num-threads", "1"]
-    assert asr_main(["lm-decode", *opts, "--nj", "2", str(test), str(out)]) == 0
+    assert asr_main(["decode", *opts, "--nj", "2", str(test), str(out)]) == 0
     utts = sorted(line.split()[0] for line in (test / "text").read_text().splitlines())
     grid = [(a, b) for a in ("0", "1.5") for b in ("0", "1")]
     for a, b in grid:
@@ -53,10 +53,10 @@ def test_grid_layout(cli_data, tiny_model, lm, tmp_path):
     assert (out / "wer").read_text().splitlines()[0] == m.group(1)
     assert "#csid" in (out / "per_utt").read_text()
     assert (out / "lang" / "lexicon.txt").is_file() and (out / "lang" / "tokens.txt").is_file()
-    log = (out / "log" / "lm_decode.log").read_text()
+    log = (out / "log" / "decode.log").read_text()
     assert "lmwt 1.5 wip 1: %WER" in log and "best:" in log
     # Worker processes give the same hypotheses as one process.
-    assert asr_main(["lm-decode", *opts, str(test), str(tmp_path / "seq")]) == 0
+    assert asr_main(["decode", *opts, str(test), str(tmp_path / "seq")]) == 0
     for a, b in grid:
         assert (tmp_path / "seq" / "scoring" / f"{a}_{b}.txt").read_text() == \
             (out / "scoring" / f"{a}_{b}.txt").read_text()
@@ -73,7 +73,7 @@ def test_single_setting_without_reference_text(cli_data, tiny_model, lm, tmp_pat
     shutil.copytree(test, data)
     (data / "text").unlink()
     out = tmp_path / "decode"
-    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weight", "1",
+    assert asr_main(["decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weight", "1",
                      "--word-ins-penalty", "0.5", "--nj", "2", str(data), str(out)]) == 0
     assert (out / "text").read_text() == (out / "scoring" / "1_0.5.txt").read_text()
     assert not list(out.glob("wer*")) and not (out / "scoring" / "best_wer").exists()
@@ -91,9 +91,9 @@ def test_errors_are_one_line(cli_data, tiny_model, lm, tmp_path, capsys):
         (["--model", str(tiny_model), "--lm", str(lm), "--word-ins-penalties", "1 1.0"], "given twice"),
     ]
     for opts, message in cases:
-        assert asr_main(["lm-decode", "-q", *opts, str(test), out]) == 1
+        assert asr_main(["decode", "-q", *opts, str(test), out]) == 1
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("asr lm-decode: error:") and message in err[0], err
+        assert len(err) == 1 and err[0].startswith("asr decode: error:") and message in err[0], err
 
 
 def test_lexicon_option_restricts_words(cli_data, tiny_model, lm, tmp_path):
@@ -102,7 +102,7 @@ def test_lexicon_option_restricts_words(cli_data, tiny_model, lm, tmp_path):
     keep = sorted({w for line in (test / "text").read_text().splitlines() for w in line.split()[1:]})[:3]
     words.write_text("".join(f"{w} {i}\n" for i, w in enumerate(keep, 1)))
     out = tmp_path / "decode"
-    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), "--lexicon", str(words),
+    assert asr_main(["decode", "--model", str(tiny_model), "--lm", str(lm), "--lexicon", str(words),
                      "--lm-weight", "1", "--word-ins-penalty", "0", str(test), str(out)]) == 0
     for line in (out / "text").read_text().splitlines():
         assert set(line.split()[1:]) <= set(keep)
@@ -120,3 +120,48 @@ def test_recipe_script(cli_data, tiny_model, lm, tmp_path):
     assert WER_LINE.match(r.stdout.splitlines()[-1])
     assert (out / "wer_0.5_0").is_file() and (out / "wer_1_0").is_file() and (out / "scoring" / "best_wer").is_file()
     assert "# Ended (code 0)" in (out / "log" / "lm_decode.log").read_text()
+
+
+def test_lm_decode_is_a_deprecated_alias(cli_data, tiny_model, lm, tmp_path, capsys):
+    """``asr lm-decode`` warns, then decodes lm-decode's default grid into the same layout."""
+    _, test = cli_data
+    out = tmp_path / "alias"
+    assert asr_main(["lm-decode", "--model", str(tiny_model), "--lm", str(lm), str(test), str(out)]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    assert len(list(out.glob("wer_*_*"))) == 12 and (out / "log" / "lm_decode.log").is_file()
+    direct = tmp_path / "direct"
+    assert asr_main(["decode", "--model", str(tiny_model), "--lm", str(lm), "--lm-weights", "0.5 1 1.5 2",
+                     "--word-ins-penalties", "0 0.5 1", str(test), str(direct)]) == 0
+    assert (direct / "scoring" / "best_wer").read_text().split("]")[0] == \
+        (out / "scoring" / "best_wer").read_text().split("]")[0]
+
+
+def test_word_ins_penalty_convention(cli_data, tiny_model, lm, tmp_path, capsys):
+    """Kaldi's sign everywhere: a large positive penalty removes words; --word-score S is --word-ins-penalty -S."""
+    _, test = cli_data
+    base = ["--model", str(tiny_model), "--lm", str(lm), "--lm-weight", "0"]
+    assert asr_main(["decode", *base, "--word-ins-penalty", "-5", str(test), str(tmp_path / "cheap")]) == 0
+    assert asr_main(["decode", *base, "--word-ins-penalty", "50", str(test), str(tmp_path / "dear")]) == 0
+    assert asr_main(["decode", *base, "--word-score", "5", str(test), str(tmp_path / "alias")]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    words = {d: sum(len(line.split()) - 1 for line in (tmp_path / d / "text").read_text().splitlines())
+             for d in ("cheap", "dear", "alias")}
+    assert words["dear"] < words["cheap"]
+    assert (tmp_path / "alias" / "text").read_text() == (tmp_path / "cheap" / "text").read_text()
+    wavs = [line.split()[1] for line in (test / "wav.scp").read_text().splitlines()]
+    assert asr_main(["transcribe", *base, "--word-ins-penalty", "-5", *wavs]) == 0
+    got = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    ids = {Path(w).stem: u for u, w in (line.split() for line in (test / "wav.scp").read_text().splitlines())}
+    want = {u: line for line in (tmp_path / "cheap" / "text").read_text().splitlines() for u in [line.split()[0]]}
+    assert {ids[k]: v.split()[1:] for k, v in got.items()} == {u: v.split()[1:] for u, v in want.items()}
+
+
+def test_beam_means_the_same_with_an_lm(cli_data, tiny_model, lm, tmp_path):
+    """--beam 1 with --lm is a beam of 1 (no silent 50); the default with --lm is 50."""
+    _, test = cli_data
+    opts = ["--model", str(tiny_model), "--lm", str(lm), str(test)]
+    assert asr_main(["decode", "--beam", "1", *opts, str(tmp_path / "b1")]) == 0
+    assert asr_main(["decode", *opts, str(tmp_path / "b50")]) == 0
+    assert "lexicon search with" in (tmp_path / "b1" / "log" / "decode.log").read_text()
+    assert "(beam 1)" in (tmp_path / "b1" / "log" / "decode.log").read_text()
+    assert "(beam 50)" in (tmp_path / "b50" / "log" / "decode.log").read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
 def write_demo_dir(dest: Path, part: str, utts: list[str]) -> Path:

@@ -1,5 +1,8 @@
 """From a Kaldi data dir to padded batches of raw input (waveforms or feature matrices).
 
+Shared by training and recognition: the trainer, ``asr decode`` and ``asr transcribe``
+all read utterances, batch them and look up speaker CMVN statistics here.
+
 Utterances are grouped into duration-bucketed batches limited by padded input
 frames (Kaldi/EESEN practice: sorting by length keeps padding small). The raw
 input of an utterance is either its waveform (``wav.scp`` [+ ``segments``],
@@ -8,8 +11,8 @@ features computed on the fly by the frontend) or its feature matrix
 in memory after the first epoch; augmentation (speed perturbation, SpecAugment)
 and normalisation happen later, in the frontend, on every batch.
 
-:class:`UtteranceData` is the data object of the trainer: which utterances,
-their batches per epoch and their loading. A distributed back-end shards
+:class:`UtteranceData` is the data object of training and recognition: which
+utterances, their batches and their loading. A distributed back-end shards
 :meth:`UtteranceData.batches` without touching the training loop.
 """
 
@@ -25,10 +28,9 @@ import torch
 
 from asr.datadir import DataDir
 from asr.errors import AsrError
+from asr.features.frontend import FEATURE_SOURCES
 
 log = logging.getLogger(__name__)
-
-FEATURE_SOURCES = ("wav", "feats")
 
 
 @dataclass
@@ -96,28 +98,32 @@ class UtteranceData:
     """The utterances of one data dir and the loading of their raw input.
 
     Args:
-        path: the Kaldi data dir.
+        path: the Kaldi data dir, or one already in memory (e.g. audio files given on the command line).
         feature_source: ``wav`` (waveforms, features on the fly) or ``feats`` (``feats.scp``).
         sample_rate: rate waveforms are resampled to (the frontend's); unused for ``feats``.
-        frame_shift: seconds per feature frame (durations from ``utt2num_frames``).
+        frame_shift: seconds per feature frame, the frontend's (turns durations into frames for
+            batching, and ``utt2num_frames`` into durations).
         need_text: require a transcript for every utterance (default True).
         max_duration: drop utterances longer than this many seconds (default None: keep all).
         cache: keep raw inputs in memory after their first load (default True).
         skip_bad: drop utterances whose audio cannot be read, with a warning (default False: raise).
+        channel: channel of multi-channel audio (default 0); None averages the channels.
 
     Raises:
         AsrError: missing files, no usable utterances.
     """
 
-    def __init__(self, path: str, feature_source: str, sample_rate: int, frame_shift: float,
+    def __init__(self, path: str | DataDir, feature_source: str, sample_rate: int, frame_shift: float,
                  need_text: bool = True, max_duration: float | None = None, cache: bool = True,
-                 skip_bad: bool = False) -> None:
+                 skip_bad: bool = False, channel: int | None = 0) -> None:
         if feature_source not in FEATURE_SOURCES:
             raise AsrError(f"unknown feature source {feature_source!r} ({' | '.join(FEATURE_SOURCES)})")
-        self.data = DataDir.load(path)
-        self.path = str(path)
+        self.data = path if isinstance(path, DataDir) else DataDir.load(path)
+        self.path = str(self.data.path if isinstance(path, DataDir) else path)
+        self.channel = channel
         self.feature_source = feature_source
         self.sample_rate = sample_rate
+        self.frame_shift = frame_shift
         self.cache_enabled = cache
         self.skip_bad = skip_bad
         self._cache: dict[str, torch.Tensor] = {}
@@ -179,10 +185,10 @@ class UtteranceData:
         """Seconds per utterance, in the order of :attr:`utts`."""
         return [u.duration for u in self.utts]
 
-    def batches(self, frame_shift: float, max_frames: int, max_utts: int, shuffle: bool = False,
+    def batches(self, max_frames: int, max_utts: int, shuffle: bool = False,
                 seed: int = 0, epoch: int = 0) -> list[list[int]]:
         """Duration-bucketed batches of indices into :attr:`utts` (see :func:`make_batches`)."""
-        return make_batches(self.durations, frame_shift, max_frames, max_utts, shuffle, seed, epoch)
+        return make_batches(self.durations, self.frame_shift, max_frames, max_utts, shuffle, seed, epoch)
 
     def _read(self, utt: str) -> torch.Tensor:
         d = self.data
@@ -193,7 +199,7 @@ class UtteranceData:
             return torch.from_numpy(x.copy())
         from asr.audio import load_utterance
 
-        wave, _ = load_utterance(d.wav_scp, d.segments, utt, sample_rate=self.sample_rate)
+        wave, _ = load_utterance(d.wav_scp, d.segments, utt, sample_rate=self.sample_rate, channel=self.channel)
         return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
 
     def load(self, indices: Sequence[int]) -> tuple[list[Utterance], list[torch.Tensor]]:
@@ -241,8 +247,7 @@ class UtteranceData:
             self._spk_stats = {spk: read_cmvn_stats(rx).double() for spk, rx in d.cmvn_scp.items()}
             return self._spk_stats
         stats: dict[str, torch.Tensor] = {}
-        shift = 0.01
-        for idx in self.batches(shift, max_frames, 256):
+        for idx in self.batches(max_frames, 256):
             utts, xs = self.load(idx)
             if not utts:
                 continue
