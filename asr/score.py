@@ -37,7 +37,6 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import jiwer
 
@@ -130,10 +129,10 @@ def tokenize(text: str, unit: str = "word") -> list[str]:
 
 
 def read_text(path: str | os.PathLike) -> dict[str, str]:
-    """Read a Kaldi ``text`` file: ``utt-id transcript`` lines; the transcript may be empty.
+    """Read a Kaldi ``text`` file (:func:`asr.datadir.read_scp`): ``utt-id transcript``; the transcript may be empty.
 
     Args:
-        path: the file.
+        path: the file (``-`` reads standard input).
 
     Returns:
         Utterance id -> transcript, in file order.
@@ -141,25 +140,12 @@ def read_text(path: str | os.PathLike) -> dict[str, str]:
     Raises:
         ScoreError: unreadable file, blank line or repeated utterance id (names file:line).
     """
-    path = Path(path)
-    texts: dict[str, str] = {}
-    first_line: dict[str, int] = {}
+    from asr.datadir import DataDirError, read_scp
+
     try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                parts = _WHITESPACE.split(line.strip(" \t\n\r\f\v"), maxsplit=1)
-                utt = parts[0]
-                if not utt:
-                    raise ScoreError(f"{path}:{lineno}: empty line (expected 'utt-id transcript')")
-                if utt in texts:
-                    raise ScoreError(f"{path}:{lineno}: utterance {utt} repeated (first on line {first_line[utt]})")
-                texts[utt] = parts[1] if len(parts) > 1 else ""
-                first_line[utt] = lineno
-    except OSError as e:
-        raise ScoreError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise ScoreError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    return texts
+        return read_scp(path)
+    except DataDirError as e:
+        raise ScoreError(str(e)) from None
 
 
 def _listing(keys: list[str], limit: int = 10) -> str:

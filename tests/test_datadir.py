@@ -308,7 +308,8 @@ def test_real_corpus_validates(corpora):
     assert len(d.utts) == 2500 and len(d.spk2utt) == 125 and d.spk2gender is not None
 
 
-def test_100k_utterances_read_and_validate_fast(tmp_path):
+def test_100k_utterances_read_and_validate(tmp_path):
+    """A data dir of 100k utterances validates and loads (its speed: tests/bench/datadir_io.py)."""
     n = 100_000
     utts = [f"spk{u // 50:05d}-utt{u:07d}" for u in range(n)]
     d = tmp_path / "big"
@@ -319,12 +320,9 @@ def test_100k_utterances_read_and_validate_fast(tmp_path):
     (d / "spk2utt").write_text("".join(f"spk{s:05d} " + " ".join(utts[s * 50:(s + 1) * 50]) + "\n"
                                        for s in range(n // 50)))
     (d / "utt2dur").write_text("".join(f"{u} 3.25\n" for u in utts))
-    t0 = time.perf_counter()
     assert validate_data_dir(d, no_feats=True) == []
     data = DataDir.load(d)
-    elapsed = time.perf_counter() - t0
-    assert len(data.utts) == n
-    assert elapsed < 8.0, f"validate + load of 100k utterances took {elapsed:.1f} s"  # ~1 s unloaded
+    assert len(data.utts) == n and data.utt2dur[utts[-1]] == 3.25
 
 
 # ----------------------------------------------------------------------------- fix_data_dir

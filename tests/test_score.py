@@ -155,12 +155,12 @@ def test_read_text(tmp_path):
     f.write_text("u1 hello  world\nu2\nu3 \tx\n")
     assert read_text(f) == {"u1": "hello  world", "u2": "", "u3": "x"}
     f.write_text("u1 a\nu2 b\nu1 c\n")
-    with pytest.raises(ScoreError, match=r"text:3: utterance u1 repeated \(first on line 1\)"):
+    with pytest.raises(ScoreError, match=r"text:3: duplicate key 'u1' \(first on line 1\)"):
         read_text(f)
     f.write_text("u1 a\n\nu2 b\n")
     with pytest.raises(ScoreError, match=r"text:2: empty line"):
         read_text(f)
-    with pytest.raises(ScoreError, match="cannot read"):
+    with pytest.raises(ScoreError, match="missing: no such file"):
         read_text(tmp_path / "missing")
 
 

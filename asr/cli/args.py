@@ -44,6 +44,43 @@ def _underscore_key(override: str) -> str:
     return f"{key.replace('-', '_')}={value}"
 
 
+def add_bool_arg(p: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    """A boolean option, spelled the same in every subcommand: ``--name`` / ``--no-name``.
+
+    Kaldi's ``--name true|false`` is for the shell scripts of ``recipes/`` (they translate
+    it); given to ``asr`` itself it still works for one release, with a warning
+    (:func:`kaldi_bool_values`).
+    """
+    p.add_argument(name, action=argparse.BooleanOptionalAction, default=default, help=help)
+
+
+def kaldi_bool_values(argv: list[str], names: list[str]) -> list[str]:
+    """``argv`` with the deprecated ``--name true|false`` / ``--name=true|false`` of ``names`` turned into
+    ``--name`` / ``--no-name``, warning once for each."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        key, eq, value = a.partition("=")
+        if key in names:
+            if not eq and i + 1 < len(argv) and argv[i + 1].lower() in _BOOL_WORDS:
+                value, eq = argv[i + 1], "="
+                i += 1
+            if eq:
+                v = value.lower()
+                if v not in _BOOL_WORDS:
+                    raise AsrError(f"{key}: expected true or false, got {value!r}")
+                flag = key if _BOOL_WORDS[v] else "--no-" + key[2:]
+                log.warning("%s %s is deprecated: write %s", key, value, flag)
+                a = flag
+        out.append(a)
+        i += 1
+    return out
+
+
+_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
 def add_logging_args(p: argparse.ArgumentParser) -> None:
     """``-v/--verbose``, ``-q/--quiet`` and ``--log-file``."""
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")

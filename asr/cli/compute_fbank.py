@@ -21,18 +21,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from asr.cli.args import add_logging_args
+from asr.cli.args import add_bool_arg, add_logging_args, kaldi_bool_values
 from asr.errors import AsrError
 
 log = logging.getLogger("asr.compute_fbank")
-
-
-def _bool(s: str) -> bool:
-    if s.lower() in ("true", "1", "yes"):
-        return True
-    if s.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "them to a Kaldi archive and its scp (offsets point at <ark> as given). Other "
                     "--name=value options are Kaldi fbank options (e.g. --num-mel-bins=40).")
     p.add_argument("--config", default="", help="Kaldi fbank option file, e.g. conf/fbank.conf (default: none)")
-    p.add_argument("--compress", type=_bool, default=False,
-                   help="store Kaldi compressed matrices, as copy-feats --compress (default false)")
+    add_bool_arg(p, "--compress", False, "store Kaldi compressed matrices, as copy-feats --compress (default: no)")
     p.add_argument("--num-threads", type=int, default=1,
                    help="torch CPU threads (default 1: parallelism comes from the jobs of make_fbank.sh)")
     p.add_argument("--utt2num-frames", default="", help="also write utterance -> number of frames here")
@@ -65,7 +56,7 @@ def main(argv: list[str]) -> int:
     from asr.features.io import write_feats
     from asr.log import log_command_line, setup_logging
 
-    args, extra = build_parser().parse_known_args(argv)
+    args, extra = build_parser().parse_known_args(kaldi_bool_values(argv, ["--compress"]))
     setup_logging(args.verbose, args.quiet, args.log_file)
     log_command_line(log)
     if args.num_threads > 0:

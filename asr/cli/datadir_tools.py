@@ -3,7 +3,8 @@
 Each subcommand parses its arguments and calls one function of
 :mod:`asr.datadir`; ``recipes/utils/*.sh`` exec these subcommands. Options
 take their value as the next word or after ``=`` (``--utt-prefix sp1-`` or
-``--utt-prefix=sp1-``); Kaldi booleans are written ``--skip-fix true``.
+``--utt-prefix=sp1-``); booleans are flags, ``--skip-fix`` / ``--no-skip-fix``, as in every ``asr``
+subcommand (the ``utils/*.sh`` wrappers take Kaldi's ``--skip-fix true``).
 
 Two more names serve the stream filters ``utils/utt2spk_to_spk2utt.pl`` and
 ``utils/spk2utt_to_utt2spk.pl``: ``python -m asr.cli.datadir_tools
@@ -17,18 +18,9 @@ import logging
 import sys
 from collections.abc import Callable
 
-from asr.cli.args import add_logging_args
+from asr.cli.args import add_bool_arg, add_logging_args, kaldi_bool_values
 
 log = logging.getLogger("asr.datadir")
-
-
-def _bool(s: str) -> bool:
-    """Kaldi's ``true``/``false`` option values."""
-    if s.lower() in ("true", "1", "yes"):
-        return True
-    if s.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{s}'")
 
 
 def _positive_int(s: str) -> int:
@@ -49,6 +41,8 @@ def _parser(name: str, description: str, usage: str | None = None) -> argparse.A
 
 def _parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse with Kaldi's rule that an option's value is the next word, even one starting with '-'."""
+    flags = [a.option_strings[0] for a in p._actions if isinstance(a, argparse.BooleanOptionalAction)]
+    argv = kaldi_bool_values(argv, flags)
     takes_value = {s for a in p._actions if a.option_strings and a.nargs != 0 for s in a.option_strings}
     joined: list[str] = []
     i = 0
@@ -169,7 +163,7 @@ def _combine(argv: list[str]) -> int:
     p = _parser("combine-data", "Combine data dirs into <dest-data-dir> (Kaldi's utils/combine_data.sh). "
                 "Files missing from any source are left out.")
     p.add_argument("--extra-files", default="", help="other files to combine (space-separated)")
-    p.add_argument("--skip-fix", type=_bool, default=False, help="true: do not run fix-data-dir on the result")
+    add_bool_arg(p, "--skip-fix", False, "do not run fix-data-dir on the result (default: run it)")
     p.add_argument("dest", help="output data dir")
     p.add_argument("srcs", nargs="+", help="source data dirs")
     args = _parse(p, argv)
@@ -187,7 +181,7 @@ def _copy(argv: list[str]) -> int:
     p.add_argument("--spk-prefix", default="", help="prefix for speaker ids")
     p.add_argument("--utt-suffix", default="", help="suffix for utterance ids")
     p.add_argument("--spk-suffix", default="", help="suffix for speaker ids")
-    p.add_argument("--validate", type=_bool, default=True, help="validate the copy (default true)")
+    add_bool_arg(p, "--validate", True, "validate the copy (default: yes)")
     p.add_argument("src", help="source data dir")
     p.add_argument("dest", help="output data dir")
     args = _parse(p, argv)

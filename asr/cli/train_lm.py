@@ -19,20 +19,14 @@ log = logging.getLogger("asr.train_lm")
 
 
 def _read_sentences(path: str, kaldi_text: bool) -> list[list[str]]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AsrError(f"{path}: cannot read ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise AsrError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    out = []
-    for line in lines:
-        words = line.split()
-        if kaldi_text:
-            words = words[1:]
-        if words:
-            out.append(words)
-    return out
+    """Sentences of a text file: one per line, or a Kaldi ``text`` file (``kaldi_text``: utterance ids dropped)."""
+    if kaldi_text:
+        from asr.datadir import read_scp
+
+        lines = list(read_scp(path).values())
+    else:
+        lines = _read_lines(path)
+    return [words for line in lines if (words := line.split())]
 
 
 def main(argv: list[str]) -> int:

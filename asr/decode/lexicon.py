@@ -113,43 +113,18 @@ class DecoderLexicon:
 
 
 def read_arpa_vocabulary(path: str | os.PathLike) -> list[str]:
-    """The unigram words of an ARPA file, in file order, reading only up to the unigram section's end.
-
-    Args:
-        path: ARPA file.
-
-    Returns:
-        The words, including ``<s>``, ``</s>`` and ``<unk>`` when present.
+    """The unigram words of an ARPA file (:func:`asr.lm.read_arpa_vocabulary`).
 
     Raises:
-        LexiconDecoderError: missing file, or no ``\\data\\`` header / ``\\1-grams:`` section.
+        LexiconDecoderError: missing or malformed file.
     """
-    words: list[str] = []
+    from asr.lm import ArpaError
+    from asr.lm import read_arpa_vocabulary as read_vocabulary
+
     try:
-        with open(path, encoding="utf-8") as f:
-            seen_data = in_unigrams = False
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if line == "\\data\\":
-                    seen_data = True
-                elif line == "\\1-grams:":
-                    if not seen_data:
-                        raise LexiconDecoderError(f"{path}:{n}: \\1-grams: before the \\data\\ header "
-                                                  "(not an ARPA file?)")
-                    in_unigrams = True
-                elif in_unigrams:
-                    if line.startswith("\\"):
-                        break
-                    fields = line.split()
-                    if len(fields) >= 2:
-                        words.append(fields[1])
-    except OSError as e:
-        raise LexiconDecoderError(f"{path}: cannot read the ARPA file ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise LexiconDecoderError(f"{path}: not a UTF-8 ARPA file ({e.reason} at byte {e.start})") from None
-    if not in_unigrams:
-        raise LexiconDecoderError(f"{path}: no \\1-grams: section (not an ARPA file?)")
-    return words
+        return read_vocabulary(path)
+    except ArpaError as e:
+        raise LexiconDecoderError(str(e)) from None
 
 
 def _spell_word(tokenizer: Tokenizer, word: str) -> list[list[str]] | None:

@@ -141,62 +141,92 @@ class NgramModel:
             f.write("\n\\end\\\n")
 
 
-def read_arpa(path: str | Path) -> NgramModel:
-    """Read an ARPA file.
+def read_arpa(path: str | Path, max_order: int | None = None) -> NgramModel:
+    """Read an ARPA file (the toolkit's one ARPA parser), streaming.
+
+    Args:
+        path: the ARPA file.
+        max_order: stop after the n-grams of this order (default None: read them all); e.g. 1
+            reads only the vocabulary of a large LM. The model's ``order`` is still the file's.
 
     Raises:
         ArpaError: naming the file and line when the file is malformed or its
             n-gram counts disagree with its header.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise ArpaError(f"{path}: cannot read ({e.strerror})") from None
     declared: dict[int, int] = {}
     model = NgramModel(order=0)
     section = None  # "data" or an order
-    for i, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line == "\\data\\":
-            section = "data"
-            continue
-        if line == "\\end\\":
-            break
-        if line.startswith("\\") and line.endswith("-grams:"):
-            try:
-                section = int(line[1:-7])
-            except ValueError:
-                raise ArpaError(f"{path}:{i}: bad section header {line!r}") from None
-            continue
-        if section == "data":
-            if not line.startswith("ngram ") or "=" not in line:
-                raise ArpaError(f"{path}:{i}: expected 'ngram N=count', got {line!r}")
-            n, c = line[6:].split("=", 1)
-            declared[int(n)] = int(c)
-        elif isinstance(section, int):
-            parts = line.split()
-            if len(parts) not in (section + 1, section + 2):
-                raise ArpaError(f"{path}:{i}: expected a {section}-gram line, got {line!r}")
-            try:
-                g = tuple(parts[1:section + 1])
-                model.prob[g] = float(parts[0])
-                if len(parts) == section + 2:
-                    model.backoff[g] = float(parts[-1])
-            except ValueError:
-                raise ArpaError(f"{path}:{i}: bad number in {line!r}") from None
-        else:
-            raise ArpaError(f"{path}:{i}: text before the \\data\\ section")
+    try:
+        with open(path, encoding="utf-8") as f:
+            for i, raw in enumerate(f, 1):
+                line = raw.strip()
+                if not line:
+                    continue
+                if line == "\\data\\":
+                    section = "data"
+                    continue
+                if line == "\\end\\":
+                    break
+                if line.startswith("\\") and line.endswith("-grams:"):
+                    if not declared:
+                        raise ArpaError(f"{path}:{i}: {line} before the \\data\\ header (not an ARPA file?)")
+                    try:
+                        order = int(line[1:-7])
+                    except ValueError:
+                        raise ArpaError(f"{path}:{i}: bad section header {line!r}") from None
+                    if max_order is not None and order > max_order:
+                        break
+                    section = order
+                    continue
+                if section == "data":
+                    if not line.startswith("ngram ") or "=" not in line:
+                        raise ArpaError(f"{path}:{i}: expected 'ngram N=count', got {line!r}")
+                    n, c = line[6:].split("=", 1)
+                    try:
+                        declared[int(n)] = int(c)
+                    except ValueError:
+                        raise ArpaError(f"{path}:{i}: bad count in {line!r}") from None
+                elif isinstance(section, int):
+                    parts = line.split()
+                    if len(parts) not in (section + 1, section + 2):
+                        raise ArpaError(f"{path}:{i}: expected a {section}-gram line, got {line!r}")
+                    try:
+                        g = tuple(parts[1:section + 1])
+                        model.prob[g] = float(parts[0])
+                        if len(parts) == section + 2:
+                            model.backoff[g] = float(parts[-1])
+                    except ValueError:
+                        raise ArpaError(f"{path}:{i}: bad number in {line!r}") from None
+                else:
+                    raise ArpaError(f"{path}:{i}: text before the \\data\\ section (not an ARPA file?)")
+    except OSError as e:
+        raise ArpaError(f"{path}: cannot read the ARPA file ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ArpaError(f"{path}: not a UTF-8 ARPA file ({e.reason} at byte {e.start})") from None
     if not declared:
         raise ArpaError(f"{path}: no \\data\\ section (not an ARPA file)")
     model.order = max(declared)
     found = model.counts()
     for n, c in declared.items():
-        if found[n - 1] != c:
+        if (max_order is None or n <= max_order) and found[n - 1] != c:
             raise ArpaError(f"{path}: header says {c} {n}-grams, the file has {found[n - 1]}")
     return model
+
+
+def read_arpa_vocabulary(path: str | Path) -> list[str]:
+    """The unigram words of an ARPA file, in file order, reading only up to the unigram section's end.
+
+    Returns:
+        The words, including ``<s>``, ``</s>`` and ``<unk>`` when present.
+
+    Raises:
+        ArpaError: as :func:`read_arpa`, or a file without unigrams.
+    """
+    words = [g[0] for g in read_arpa(path, max_order=1).prob if len(g) == 1]
+    if not words:
+        raise ArpaError(f"{path}: no \\1-grams: section (not an ARPA file?)")
+    return words
 
 
 def _kn_discounts(adjusted: dict[Ngram, int], n: int) -> tuple[float, float, float]:

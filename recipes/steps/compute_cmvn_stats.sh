@@ -30,9 +30,7 @@ data=$1
 logdir=${2:-$data/log}
 cmvndir=${3:-$data/data}
 utils=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../utils" && pwd)
-asr=$(command -v asr || true)
-[ -n "$asr" ] || asr="$utils/../../.venv/bin/asr"
-[ -x "$asr" ] || { echo "$0: cannot find the 'asr' command (source path.sh or install the toolkit)" >&2; exit 1; }
+. "$utils/find_asr.sh"
 
 # Validate first; feats.scp is required here (audio and text are not).
 "$utils/validate_data_dir.sh" --no-text --no-wav "$data"

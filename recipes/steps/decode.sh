@@ -6,18 +6,21 @@
 # Options:
 #   --nj N                    parallel jobs, one per part of utils/split_data.sh (default 1)
 #   --cmd CMD                 job runner (default utils/run.pl)
-#   --beam N                  1 = greedy (default), N > 1 = CTC prefix beam search (with --lm: its beam)
+#   --beam N                  hypotheses kept per frame: 1 = greedy, N > 1 = CTC prefix beam search; with --lm
+#                             the lexicon search's beam (default: 1, or 50 with --lm)
 #   --lm FILE                 word n-gram LM (ARPA): decode constrained to its words (lexicon search)
 #   --lm-weight W             LM weight (default 1.0; with --lm)
-#   --word-score S            score per word = minus Kaldi's word insertion penalty (default 0.0; with --lm)
+#   --word-ins-penalty P      Kaldi's word insertion penalty, positive = fewer insertions (default 0.0; with --lm)
+#   --word-score S            deprecated: --word-ins-penalty -S
 #   --skip-scoring true|false do not score even if <data-dir>/text exists (default false)
 set -euo pipefail
 nj=1
 cmd=utils/run.pl
-beam=1
+beam=
 lm=
 lm_weight=1.0
-word_score=0.0
+word_ins_penalty=0.0
+word_score=
 skip_scoring=false
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
@@ -30,8 +33,13 @@ utils/validate_data_dir.sh --no-feats --no-text "$data"
 mkdir -p "$dir/log"
 rm -f "$dir/text" "$dir/wer" "$dir/per_utt"  # never leave old results next to new ones
 threads=$(( $(nproc) / nj )); [ "$threads" -ge 1 ] || threads=1
-opts=(--beam "$beam")
-[ -z "$lm" ] || opts+=(--lm "$lm" --lm-weight "$lm_weight" --word-score "$word_score")
+opts=()
+[ -z "$beam" ] || opts+=(--beam "$beam")
+if [ -n "$word_score" ]; then
+  echo "$0: warning: --word-score is deprecated, use --word-ins-penalty (with the opposite sign)" >&2
+  word_ins_penalty=$(awk -v s="$word_score" 'BEGIN { print -s }')
+fi
+[ -z "$lm" ] || opts+=(--lm "$lm" --lm-weight "$lm_weight" --word-ins-penalty "$word_ins_penalty")
 if [ "$nj" -gt 1 ]; then
   utils/split_data.sh "$data" "$nj"
   $cmd JOB=1:"$nj" "$dir/log/decode.JOB.log" \

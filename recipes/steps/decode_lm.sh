@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Decode a data dir with a lexicon and a word n-gram LM over a grid of LM weights and word insertion
-# penalties, in Kaldi's scoring layout (see `asr lm-decode --help`):
+# penalties, in Kaldi's scoring layout (see `asr decode --help`):
 #   <decode-dir>/scoring/<lmwt>_<wip>.txt, <decode-dir>/wer_<lmwt>_<wip>, <decode-dir>/scoring/best_wer,
 #   <decode-dir>/scoring/{lmwt,wip} (the best setting), <decode-dir>/{text,wer,per_utt} for it,
 #   <decode-dir>/log/lm_decode.log.
@@ -46,7 +46,7 @@ else
 fi
 [ -n "$lexicon" ] && opts+=(--lexicon "$lexicon")
 $cmd "$dir/log/lm_decode.log" \
-  asr lm-decode --log-file /dev/null "${opts[@]}" --model "$model" --lm "$lm" "$data" "$dir"
+  asr decode --log-file /dev/null "${opts[@]}" --model "$model" --lm "$lm" "$data" "$dir"
 if [ -f "$dir/scoring/best_wer" ]; then
   cat "$dir/scoring/best_wer"
 fi

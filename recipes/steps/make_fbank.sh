@@ -32,9 +32,7 @@ data=$1
 logdir=${2:-$data/log}
 fbankdir=${3:-$data/data}
 [ -n "$cmd" ] || cmd="$utils/run.pl"
-asr=$(command -v asr || true)
-[ -n "$asr" ] || asr="$utils/../../.venv/bin/asr"
-[ -x "$asr" ] || { echo "$0: cannot find the 'asr' command (source path.sh or install the toolkit)" >&2; exit 1; }
+. "$utils/find_asr.sh"
 
 # Validate first: a broken data dir fails here with the file and line, not in N job logs.
 "$utils/validate_data_dir.sh" --no-text --no-feats "$data"
@@ -68,8 +66,10 @@ sdata=$data/split$nj
 
 skip_opt=()
 $skip_bad && skip_opt=(--skip-bad)
+compress_opt=--no-compress
+[ "$compress" = true ] && compress_opt=--compress
 $cmd JOB=1:"$nj" "$logdir/make_fbank_${name}.JOB.log" \
-  "$asr" compute-fbank "${config_opt[@]}" "${skip_opt[@]}" --compress "$compress" \
+  "$asr" compute-fbank "${config_opt[@]}" "${skip_opt[@]}" "$compress_opt" \
     --utt2num-frames "$logdir/utt2num_frames.JOB" \
     "$sdata/JOB" "$fbankdir/raw_fbank_${name}.JOB.ark" "$fbankdir/raw_fbank_${name}.JOB.scp" \
   || { echo "$0: computing features failed; see $logdir/make_fbank_${name}.*.log" >&2; exit 1; }

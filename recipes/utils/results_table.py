@@ -47,30 +47,22 @@ def _wer(line: str | None) -> str:
     return m.group(1) if m else "-"
 
 
-def _checkpoint(exp: Path) -> Path:
-    """final.pt, or for a run that did not finish, its newest epoch-N.pt (or final.pt when there is none)."""
-    if (exp / "final.pt").is_file():
-        return exp / "final.pt"
-    epochs = sorted(exp.glob("epoch-*.pt"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-    return epochs[-1] if epochs else exp / "final.pt"
-
-
 def _model_info(exp: Path) -> tuple[str, str, str]:
-    """(architecture summary, units, parameter count) from the checkpoint, or dashes."""
-    try:
-        import torch
+    """(architecture summary, units, parameter count) from the checkpoint (final.pt, or for a run that
+    did not finish its newest epoch-N.pt), or dashes."""
+    from asr.checkpoint import load_checkpoint
+    from asr.errors import AsrError
+    from asr.system import system_config_of
 
-        state = torch.load(_checkpoint(exp), map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a missing or unreadable checkpoint is reported as "-"
+    try:
+        state = load_checkpoint(exp)
+        cfg = system_config_of(state, state["path"])
+    except (AsrError, KeyError):  # a missing or unreadable checkpoint is reported as "-"
         return "-", "-", "-"
-    m = state.get("config", {}).get("model", {})
+    m = cfg.model
     n = sum(v.numel() for v in state.get("model", {}).values() if hasattr(v, "numel"))
-    arch = (f"{m.get('cell', '?')} {'bi' if m.get('bidirectional') else 'uni'} "
-            f"{m.get('layers', '?')}x{m.get('hidden', '?')}"
-            + (f" p{m['proj']}" if m.get("proj") else ""))
-    units = state.get("config", {}).get("data", {}).get("units", "?")
-    if units == "bpe":
-        units += str(state["config"]["data"].get("bpe_vocab_size", ""))
+    arch = f"{m.cell} {'bi' if m.bidirectional else 'uni'} {m.layers}x{m.hidden}" + (f" p{m.proj}" if m.proj else "")
+    units = cfg.units + (str(cfg.bpe_vocab_size) if cfg.units == "bpe" else "")
     return arch, units, f"{n / 1e6:.2f} M"
 
 

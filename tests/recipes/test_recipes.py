@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -36,8 +38,10 @@ def test_fsdd_recipe(corpora, copy_recipe, run_in_recipe):
     run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"))
     exp = s5 / "exp" / "ctc"
     assert wer(exp / "decode_test") <= 1.0, (exp / "decode_test" / "wer").read_text()
-    heldout = wer(exp / "decode_test_theo")  # unseen speaker: reported, not a target
-    assert 0.0 <= heldout <= 100.0
+    # The unseen speaker: every one of theo's 500 files decoded, better than guessing a digit (90% WER).
+    heldout = wer(exp / "decode_test_theo")
+    assert heldout < 90.0, (exp / "decode_test_theo" / "wer").read_text()
+    assert len((exp / "decode_test_theo" / "text").read_text().splitlines()) == 500
     # The held-out speaker is in no training or dev utterance.
     for part in ("train", "dev"):
         assert "theo" not in (s5 / "data" / part / "utt2spk").read_text()
@@ -45,6 +49,7 @@ def test_fsdd_recipe(corpora, copy_recipe, run_in_recipe):
     assert "decode_test_theo" in results and "decode_test`" in results
 
 
+@pytest.mark.slow
 def test_demo_recipe(copy_recipe, run_in_recipe):
     """The recipe `make demo` runs: needs only the corpus shipped in data/demo (no ../shared)."""
     s5 = copy_recipe("demo")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from asr.checkpoint import save_checkpoint
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "recipes" / "utils" / "results_table.py"
 
@@ -19,7 +21,7 @@ def make_exp(root: Path, name: str, units: str, greedy: float, lm: float | None)
     state = {"config": {"model": {"cell": "lstm", "bidirectional": True, "layers": 2, "hidden": 8, "proj": 4},
                         "data": {"units": units, "bpe_vocab_size": 50}},
              "model": {"w": torch.zeros(10, 10), "b": torch.zeros(5)}}
-    torch.save(state, exp / "final.pt")
+    save_checkpoint(exp / "final.pt", state)
     hist = [{"epoch": 1, "time_s": 90.0, "dev_loss": 2.5, "dev_token_acc": 0.1},
             {"epoch": 2, "time_s": 30.0, "dev_loss": 1.23456, "dev_token_acc": 0.4567}]
     (exp / "history.json").write_text(json.dumps(hist))
@@ -42,7 +44,7 @@ def test_rows(tmp_path):
     missing = tmp_path / "ctc_none"
     stopped = make_exp(tmp_path, "ctc_stopped", "char", 99.0, None)  # training stopped after epoch 2
     (stopped / "final.pt").rename(stopped / "epoch-2.pt")
-    torch.save({"config": {}, "model": {}}, stopped / "epoch-1.pt")
+    save_checkpoint(stopped / "epoch-1.pt", {"config": {}, "model": {}})
     r = subprocess.run([sys.executable, str(SCRIPT), "--title", "T", "--command", "./run.sh", "--note", "N",
                         str(char), str(phone), str(bpe), str(missing), str(stopped)],
                        capture_output=True, text=True, check=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,10 +98,21 @@ def test_checkpoint_alone_rebuilds_the_system(tiny_data, tmp_path):
 
 def test_sgd_with_newbob_trains(tiny_data, tmp_path):
     train, dev = tiny_data
+    # A threshold of 0.5 (halve unless the dev loss falls by half) makes the halving start early.
     t = Trainer(make_cfg(train, dev, optim__optimizer="sgd", optim__lr=0.05, optim__schedule="newbob",
-                         optim__warmup_steps=2, train__epochs=2), tmp_path)
+                         optim__newbob_threshold=0.5, optim__warmup_steps=2, train__epochs=4), tmp_path)
     t.run()
-    assert t.step > 0 and len(t.history) == 2
+    assert t.step > 0 and len(t.history) == 4
+    # The learning rate after each epoch follows newbob on the dev losses the trainer measured.
+    scale, halving, best, want = 1.0, False, float("inf"), []
+    for h in t.history:
+        d = h["dev_loss"]
+        if halving or (best < float("inf") and (best - d) / abs(best) < 0.5):
+            halving, scale = True, scale * 0.5
+        best = min(best, d)
+        want.append(0.05 * scale)
+    assert [h["lr"] for h in t.history] == pytest.approx(want)
+    assert want[-1] < 0.05  # the test saw at least one halving
 
 
 def test_non_finite_batches_are_skipped_then_stop(tiny_data, tmp_path, caplog):
@@ -190,3 +203,40 @@ def test_sortagrad_visits_short_batches_first_then_shuffles(tiny_data, tmp_path)
     assert longest == sorted(longest) and len(first) > 2
     later = t.epoch_batches(2)
     assert sorted(map(sorted, later)) == sorted(map(sorted, first)) and later != first
+
+
+def test_resume_refuses_a_config_that_contradicts_the_checkpoint(tiny_data, tmp_path):
+    """--resume keeps the model, its features, units and optimizer; an override that changes them is refused."""
+    from asr.config import ConfigError
+
+    train, dev = tiny_data
+    Trainer(make_cfg(train, dev, train__epochs=1), tmp_path).run()
+    before = (tmp_path / "epoch-1.pt").read_bytes()
+    for extra, names in (({"model__hidden": 32}, ["model.hidden=32", "24"]),
+                         ({"optim__lr": 0.5}, ["optim.lr=0.5"]),
+                         ({"model__layers": 2, "frontend__num_mel_bins": 23},
+                          ["model.layers=2", "frontend.fbank_args"])):
+        with pytest.raises(ConfigError) as e:
+            Trainer(make_cfg(train, dev, train__epochs=2, **extra), tmp_path, resume=True)
+        assert all(n in str(e.value) for n in names), str(e.value)
+    # The command line gives the same as one line, and nothing in the experiment dir changes.
+    args = [f"--{o.split('=', 1)[0]}={o.split('=', 1)[1]}" for o in tiny_overrides(train, dev, train__epochs=2)]
+    r = subprocess.run([sys.executable, "-m", "asr.cli.main", "train", "-q", "--resume", *args, "--model.hidden", "64",
+                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "model.hidden=64" in err[0] and "contradicts the checkpoint" in err[0], err
+    assert (tmp_path / "epoch-1.pt").read_bytes() == before and not (tmp_path / "epoch-2.pt").exists()
+    # Loop options may change: more epochs train on, and config.yaml says what was trained.
+    t = Trainer(make_cfg(train, dev, train__epochs=2), tmp_path, resume=True)
+    t.run()
+    assert t.epoch == 2 and "hidden: 24" in (tmp_path / "config.yaml").read_text()
+
+
+def test_resume_without_the_epochs_to_average_fails_before_training(tiny_data, tmp_path):
+    train, dev = tiny_data
+    Trainer(make_cfg(train, dev, train__epochs=2), tmp_path).run()
+    (tmp_path / "epoch-1.pt").unlink()
+    with pytest.raises(Exception, match="epoch-1.pt is missing"):
+        Trainer(make_cfg(train, dev, train__epochs=3, train__average_last=3), tmp_path, resume=True)
+    assert not (tmp_path / "epoch-3.pt").exists()

@@ -3,6 +3,7 @@
 # data/demo (espeak-ng voices saying digits and commands; see data/demo/README.md). Needs no
 # download and no other corpus: `make demo` runs it.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--nj N] [--epochs N]
+#                 [--seed N] [--train-opts "--section.field value ..."]
 # Stages: 1 data prep + a bigram LM of the training text, 2 train (features on the fly),
 #         3 decode (lexicon + LM search; greedy for comparison) + score, 4 RESULTS.md.
 set -euo pipefail
@@ -11,6 +12,8 @@ stop_stage=100
 corpus_dir=../../../data/demo
 nj=1
 epochs=  # empty = conf/train.yaml's
+seed=0      # train.seed: initialisation, batch order, dropout and augmentation
+train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -22,12 +25,12 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   asr train-lm -q --order 2 --kaldi-text data/train/text data/lang/lm_bigram.arpa
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  # shellcheck disable=SC2086
   steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train "" exp/ctc \
-    ${epochs:+--train.epochs $epochs}
+    --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  steps/decode.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa exp/ctc data/test exp/ctc/decode_test
-  steps/decode.sh --nj $nj --cmd "$decode_cmd" exp/ctc data/test exp/ctc/decode_test_greedy
+  steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa --greedy test exp/ctc test
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   utils/write_results.sh RESULTS.md "Demo: CTC, characters" \

@@ -4,7 +4,7 @@
 # index 5-9 of it as a dev set for the learning-rate schedule). One speaker is also held out of
 # training entirely: test_<speaker> measures the WER on an unseen voice.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
-#                 [--heldout-speaker NAME] [--nj N] [--epochs N]
+#                 [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
 # Stages: 0 download (only with --download true), 1 data prep, 2 bigram LM of the training text
 #         (the ten digit words), 3 train (features on the fly), 4 decode (lexicon + LM search;
 #         greedy on test for comparison) + score, 5 RESULTS.md.
@@ -16,6 +16,8 @@ download=false
 heldout_speaker=theo
 nj=1
 epochs=  # empty = conf/train.yaml's
+seed=0      # train.seed: initialisation, batch order, dropout and augmentation
+train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -33,14 +35,13 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   asr train-lm -q --order 2 --kaldi-text data/train/text data/lang/lm_bigram.arpa
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  # shellcheck disable=SC2086
   steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train data/dev exp/ctc \
-    ${epochs:+--train.epochs $epochs}
+    --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  for s in $test_sets; do
-    steps/decode.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa exp/ctc data/$s exp/ctc/decode_$s
-  done
-  steps/decode.sh --nj $nj --cmd "$decode_cmd" exp/ctc data/test exp/ctc/decode_test_greedy
+  # shellcheck disable=SC2086
+  steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa --greedy test exp/ctc $test_sets
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \

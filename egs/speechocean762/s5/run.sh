@@ -5,7 +5,8 @@
 # and insertion penalty tuned on a speaker-disjoint dev set carved from train.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
-#                 [--train-config "conf/train.yaml ..."] [--resume true|false]
+#                 [--train-config "conf/train.yaml ..."] [--resume true|false] [--seed N]
+#                 [--train-opts "--section.field value ..."]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
 #         the best system and its tuned LM setting, 8 RESULTS.md (the table between its
@@ -17,7 +18,7 @@ stop_stage=100
 corpus_dir=../../../../shared/corpora/speechocean762
 download=false
 nj=2
-systems="char bpe150 phone"  # char | bpe<vocab size> | phone
+systems="char bpe150 phone"  # char | bpe<vocab size> | phone: the units of conf/units_<system>.yaml
 test_sets=""                 # extra Kaldi data dirs (absolute paths), decoded at stage 7
 lm_order=3
 lm_weights="0.5 1 1.5 2 3"
@@ -25,18 +26,15 @@ word_ins_penalties="-1 0 1 2"
 epochs=                      # empty = conf/train.yaml's
 train_config=conf/train.yaml  # stage 5: config file(s), e.g. "conf/train.yaml conf/train_gpu.yaml"
 resume=false                 # stage 5: continue each system from its newest epoch checkpoint
+seed=0      # train.seed: initialisation, batch order, dropout and augmentation
+train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
 
-system_opts() {  # the `asr train` overrides that make system $1
-  case $1 in
-    char) echo "--data.units char" ;;
-    bpe*) echo "--data.units bpe --data.bpe_vocab_size ${1#bpe}" ;;
-    phone) echo "--data.units phone --data.lexicon data/lang/lexicon.txt" ;;
-    *) echo "run.sh: unknown system '$1' (char | bpe<N> | phone)" >&2; return 1 ;;
-  esac
-}
+for sys in $systems; do  # each system's units are a config file
+  [ -f conf/units_$sys.yaml ] || { echo "run.sh: unknown system '$sys' (no conf/units_$sys.yaml)" >&2; exit 1; }
+done
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
   local/download.sh "$corpus_dir"
@@ -67,9 +65,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for sys in $systems; do
-    # shellcheck disable=SC2046
-    steps/train.sh --cmd "$train_cmd" --config "$train_config" --resume $resume data/train_sp data/dev exp/ctc_$sys \
-      $(system_opts $sys) ${epochs:+--train.epochs $epochs}
+    # shellcheck disable=SC2086
+    steps/train.sh --cmd "$train_cmd" --config "$train_config conf/units_$sys.yaml" --resume $resume \
+      data/train_sp data/dev exp/ctc_$sys --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
   done
 fi
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then

@@ -11,9 +11,10 @@
 #         1 train (steps/train.sh, conf/train.yaml + the overrides below, into exp/cmp_<system>),
 #         2 decode dev greedy, 3 decode dev with the LM over the weight/penalty grid (tuned on dev),
 #         4 RESULTS_comparison.md (utils/results_table.py --update: text around the table is kept).
-# Stages 1-3 run per system: one after another, or --jobs N systems at a time. A system that fails
-# (e.g. training stopped by non-finite gradients) is named, the others still run, and the script
-# then exits with an error before stage 4; the failed system's exp dir keeps its checkpoints.
+# Stages 1-3 run per system, as one job of $train_cmd each (run.pl --max-jobs-run N: one after another,
+# or --jobs N systems at a time; logs in exp/cmp_log/). A system that fails (e.g. training stopped by
+# non-finite gradients) is named, the others still run, and the script then exits with an error
+# before stage 4; the failed system's exp dir keeps its checkpoints.
 #
 # Everything but the recurrent layers is conf/train.yaml's: 40 fbank + speaker CMVN + SpecAugment,
 # 3 frames stacked and every 3rd kept, 3 layers, dropout 0.1, Adam with SortaGrad and exponential
@@ -68,7 +69,10 @@ lm=data/lang/lm_3gram.arpa
 lm_weights="0.5 1 1.5 2 3"
 word_ins_penalties="-1 0 1 2"
 tolerance=0.1                # stage 0: largest relative difference from the reference size
+units_config=                # the conf/units_*.yaml of --units (set below)
+only=                        # internal: run stages 1-3 for the N-th system of the job order only
 default_grid="$lm_weights/$word_ins_penalties"
+orig_args=("$@")
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -88,18 +92,20 @@ arch_opts() {  # the `asr train` model overrides of architecture $1 (sizes: see 
             "lstm-srnn-hidden lstm-gates)" >&2; return 1 ;;
   esac
 }
-unit_opts() {  # the `asr train` overrides of --units
-  case $units in
-    char) echo "--data.units char" ;;
-    bpe*) echo "--data.units bpe --data.bpe_vocab_size ${units#bpe}" ;;
-    phone) echo "--data.units phone --data.lexicon data/lang/lexicon.txt" ;;
-    *) echo "run_comparison.sh: unknown units '$units' (char | bpe<N> | phone)" >&2; return 1 ;;
-  esac
-}
+units_config=conf/units_$units.yaml  # the units are a config file (conf/units_*.yaml), as in run.sh
+[ -f "$units_config" ] || { echo "run_comparison.sh: unknown units '$units' (no $units_config)" >&2; exit 1; }
 suffix=""; [ "$units" = char ] || suffix=_$units  # other units get their own exp dirs and table
 exp_dir() { echo "exp/cmp_$1$suffix"; }
 for sys in $systems; do arch_opts "$sys" > /dev/null; done
-unit_opts > /dev/null
+order=""  # the job order: slowest first (tests/bench/matched_size.py), then any other system given
+for sys in $train_order $systems; do
+  case " $systems " in *" $sys "*) case " $order " in *" $sys "*) ;; *) order+=" $sys" ;; esac ;; esac
+done
+read -r -a order <<< "$order"
+if [ -n "$only" ]; then  # one job of the stages 1-3 below
+  systems=${order[$((only - 1))]}
+  stage=$(( stage > 1 ? stage : 1 ))
+fi
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   for f in $train_set/feats.scp $dev_set/feats.scp $lm; do
@@ -107,7 +113,7 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   done
   for sys in $systems; do
     # shellcheck disable=SC2046
-    if ! line=$(utils/match_model_size.py --config conf/train.yaml --data.train "$train_set" $(unit_opts) \
+    if ! line=$(utils/match_model_size.py --config conf/train.yaml --config "$units_config" --data.train "$train_set" \
                 --target config --tolerance "$tolerance" $(arch_opts "$sys")); then
       echo "run_comparison.sh: $sys: ${line:-no count}; not within $tolerance of the reference (re-solve the" \
            "sizes: see the header)" >&2
@@ -121,8 +127,8 @@ run_system() {  # stages 1-3 for system $1, with $2 decoding jobs
   local sys=$1 dir; dir=$(exp_dir "$1")
   if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     # shellcheck disable=SC2046,SC2086
-    steps/train.sh --cmd "$train_cmd" --config conf/train.yaml --resume "$resume" "$train_set" "$dev_set" "$dir" \
-      $(unit_opts) $(arch_opts "$sys") ${epochs:+--train.epochs $epochs} ${seed:+--train.seed $seed} \
+    steps/train.sh --cmd "$train_cmd" --config "conf/train.yaml $units_config" --resume "$resume" "$train_set" \
+      "$dev_set" "$dir" $(arch_opts "$sys") ${epochs:+--train.epochs $epochs} ${seed:+--train.seed $seed} \
       ${threads:+--train.num_threads $threads} $train_opts || return 1
   fi
   if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
@@ -134,34 +140,25 @@ run_system() {  # stages 1-3 for system $1, with $2 decoding jobs
       --word-ins-penalties "$word_ins_penalties" "$dir" "$lm" "$dev_set" "$dir/decode_dev_lm" || return 1
   fi
 }
+if [ -n "$only" ]; then
+  run_system "$systems" "$nj"
+  exit
+fi
 if [ $stop_stage -ge 1 ] && [ $stage -le 3 ]; then
+  # One job per system in the job order, at most $jobs at a time; each job is this script with --only.
+  mkdir -p exp/cmp_log
+  rm -f exp/cmp_log/system.*.log
+  job_nj=$nj; [ "$jobs" -le 1 ] || job_nj=1
+  last=$(( stop_stage < 3 ? stop_stage : 3 ))
+  $train_cmd --max-jobs-run "$jobs" JOB=1:${#order[@]} exp/cmp_log/system.JOB.log \
+    ./run_comparison.sh "${orig_args[@]}" --stage "$stage" --stop-stage "$last" --nj "$job_nj" --only JOB || true
   failed=""
-  if [ "$jobs" -le 1 ]; then  # a failed system is reported; the others still run
-    for sys in $systems; do run_system "$sys" "$nj" || failed+=" $sys"; done
-  else
-    # $jobs workers take the systems in $train_order (slowest first: tests/bench/matched_size.py) until none is
-    # left; a system belongs to the worker that creates its claim directory first (mkdir is atomic).
-    claims=$(mktemp -d); order=""
-    for sys in $train_order $systems; do
-      case " $systems " in *" $sys "*) case " $order " in *" $sys "*) ;; *) order+=" $sys" ;; esac ;; esac
-    done
-    pids=()
-    for w in $(seq "$jobs"); do
-      (
-        for sys in $order; do  # a failed system is reported; the worker goes on with the next one
-          mkdir "$claims/$sys" 2> /dev/null || continue
-          echo "run_comparison.sh: worker $w: $sys"
-          run_system "$sys" 1 > "$claims/$sys/log" 2>&1 || touch "$claims/$sys/failed"
-          cat "$claims/$sys/log"
-          [ ! -e "$claims/$sys/failed" ] || echo "run_comparison.sh: worker $w: $sys failed (its output is above)" >&2
-        done
-      ) &
-      pids+=($!)
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done
-    failed=$(cd "$claims" && for sys in $order; do [ ! -e "$sys/failed" ] || echo -n " $sys"; done)
-    rm -rf "$claims"
-  fi
+  for i in "${!order[@]}"; do
+    log=exp/cmp_log/system.$((i + 1)).log
+    echo "run_comparison.sh: ${order[$i]} ($log):"
+    cat "$log"
+    grep -q "^# Ended (code 0)" "$log" || failed+=" ${order[$i]}"
+  done
   [ -z "$failed" ] || { echo "run_comparison.sh: failed:$failed (their output is above)" >&2; exit 1; }
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Data augmentation for yesno: copies of each training file with its first words cut off.
+"""Data augmentation for yesno: copies of each training file with its first words cut off, and its words alone.
 
 Sorted by name, every training file of yesno starts with NO and every test file with YES, so a
 model trained on the files alone learns that utterances start with NO. The words of a yesno file
 are separated by clear pauses: an energy detector finds them, and when it finds exactly as many
 words as the transcript has, we add segments that start in the pause after word k (k = 1..K)
-with the transcript's remaining words. Files where the count differs are used whole only.
+with the transcript's remaining words, and (``--single-words``) one segment per word, from the
+middle of the pause before it to the middle of the pause after it. A bidirectional model then
+hears either word at the start and at the end of an utterance. Files where the count differs are
+used whole only.
 
-Usage: local/crop_leading_words.py [--max-cut K] <src-data-dir> <dest-data-dir>
+Usage: local/crop_leading_words.py [--max-cut K] [--single-words] <src-data-dir> <dest-data-dir>
 Writes wav.scp, segments, text, utt2spk, spk2utt (the whole files are segments too).
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import read_audio
+from asr.datadir import DataDir, Segment, utt2spk_to_spk2utt
 
 
 def word_regions(wave: np.ndarray, sr: int) -> list[tuple[int, int]]:
@@ -43,16 +47,19 @@ def word_regions(wave: np.ndarray, sr: int) -> list[tuple[int, int]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--max-cut", type=int, default=5, help="cut at most this many leading words (default 5)")
+    p.add_argument("--single-words", action="store_true", help="also add each word alone")
     p.add_argument("src")
     p.add_argument("dest")
     args = p.parse_args()
-    src, dest = Path(args.src), Path(args.dest)
-    wavs = dict(line.split(maxsplit=1) for line in (src / "wav.scp").read_text().splitlines())
-    texts = dict(line.split(maxsplit=1) for line in (src / "text").read_text().splitlines())
-    segments, text, used = {}, {}, 0
-    for utt, spec in wavs.items():
-        words = texts[utt].split()
-        segments[utt] = f"{utt} 0.00 -1"
+    src = DataDir.load(args.src)
+    if src.wav_scp is None or src.text is None:
+        raise SystemExit(f"{args.src}: needs wav.scp and text")
+    segments: dict[str, Segment] = {}
+    text: dict[str, str] = {}
+    used = 0
+    for utt, spec in src.wav_scp.items():
+        words = src.text[utt].split()
+        segments[utt] = Segment(utt, 0.0, -1)
         text[utt] = " ".join(words)
         wave, sr = read_audio(spec, name=utt)
         regions = word_regions(wave, sr)
@@ -60,18 +67,21 @@ def main() -> None:
             continue
         used += 1
         for k in range(1, min(args.max_cut, len(words) - 1) + 1):
-            start = (regions[k - 1][1] + regions[k][0]) / 2 / 100
+            start = round((regions[k - 1][1] + regions[k][0]) / 2 / 100, 2)
             cut = f"{utt}-cut{k}"
-            segments[cut] = f"{utt} {start:.2f} -1"
+            segments[cut] = Segment(utt, start, -1)
             text[cut] = " ".join(words[k:])
-    dest.mkdir(parents=True, exist_ok=True)
-    ids = sorted(segments)
-    (dest / "wav.scp").write_text("".join(f"{u} {wavs[u]}\n" for u in sorted(wavs)))
-    (dest / "segments").write_text("".join(f"{u} {segments[u]}\n" for u in ids))
-    (dest / "text").write_text("".join(f"{u} {text[u]}\n" for u in ids))
-    (dest / "utt2spk").write_text("".join(f"{u} {u}\n" for u in ids))
-    (dest / "spk2utt").write_text("".join(f"{u} {u}\n" for u in ids))
-    print(f"{dest}: {len(ids)} utterances ({used} of {len(wavs)} files cut into words)")
+        if args.single_words:
+            bounds = [0.0] + [round((regions[k - 1][1] + regions[k][0]) / 2 / 100, 2)
+                              for k in range(1, len(words))] + [-1]
+            for k, w in enumerate(words):
+                segments[f"{utt}-word{k}"] = Segment(utt, bounds[k], bounds[k + 1])
+                text[f"{utt}-word{k}"] = w
+    # Each utterance is its own speaker (per-utterance CMVN; no speaker statistics are shared).
+    utt2spk = {u: u for u in segments}
+    DataDir(Path(args.dest), wav_scp=dict(src.wav_scp), segments=segments, text=text, utt2spk=utt2spk,
+            spk2utt=utt2spk_to_spk2utt(utt2spk)).save()
+    print(f"{args.dest}: {len(segments)} utterances ({used} of {len(src.wav_scp)} files cut into words)")
 
 
 if __name__ == "__main__":
