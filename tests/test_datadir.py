@@ -310,16 +310,11 @@ def test_real_corpus_validates(corpora):
 
 def test_100k_utterances_read_and_validate(tmp_path):
     """A data dir of 100k utterances validates and loads (its speed: tests/bench/datadir_io.py)."""
+    from tinydata import write_large_dir
+
     n = 100_000
-    utts = [f"spk{u // 50:05d}-utt{u:07d}" for u in range(n)]
     d = tmp_path / "big"
-    d.mkdir()
-    (d / "wav.scp").write_text("".join(f"{u} /data/{u}.flac\n" for u in utts))
-    (d / "text").write_text("".join(f"{u} SOME WORDS OF A TRANSCRIPT\n" for u in utts))
-    (d / "utt2spk").write_text("".join(f"{u} {u[:8]}\n" for u in utts))
-    (d / "spk2utt").write_text("".join(f"spk{s:05d} " + " ".join(utts[s * 50:(s + 1) * 50]) + "\n"
-                                       for s in range(n // 50)))
-    (d / "utt2dur").write_text("".join(f"{u} 3.25\n" for u in utts))
+    utts = write_large_dir(d, n)
     assert validate_data_dir(d, no_feats=True) == []
     data = DataDir.load(d)
     assert len(data.utts) == n and data.utt2dur[utts[-1]] == 3.25

@@ -32,3 +32,16 @@ def tiny_overrides(train: Path, dev: Path | None, **extra: object) -> list[str]:
            "train.log_interval=0", "train.num_threads=1"]
     out += [f"{k.replace('__', '.')}={v}" for k, v in extra.items()]
     return out
+
+
+def write_large_dir(dest: Path, n: int) -> list[str]:
+    """A data dir of ``n`` utterances (50 per speaker) with wav.scp, text, utt2spk, spk2utt, utt2dur; its ids."""
+    utts = [f"spk{u // 50:05d}-utt{u:07d}" for u in range(n)]
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "wav.scp").write_text("".join(f"{u} /data/{u}.flac\n" for u in utts))
+    (dest / "text").write_text("".join(f"{u} SOME WORDS OF A TRANSCRIPT\n" for u in utts))
+    (dest / "utt2spk").write_text("".join(f"{u} {u[:8]}\n" for u in utts))
+    (dest / "spk2utt").write_text("".join(f"spk{s:05d} " + " ".join(utts[s * 50:(s + 1) * 50]) + "\n"
+                                          for s in range(n // 50)))
+    (dest / "utt2dur").write_text("".join(f"{u} 3.25\n" for u in utts))
+    return utts

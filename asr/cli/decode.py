@@ -47,7 +47,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from asr.cli.args import add_beam_arg, add_lm_args, add_logging_args, add_model_arg, beam_of, lexicon_decoder, lm_grid
+from asr.cli.args import (
+    add_beam_arg,
+    add_bool_arg,
+    add_lm_args,
+    add_logging_args,
+    add_model_arg,
+    beam_of,
+    lexicon_decoder,
+    lm_grid,
+)
 from asr.errors import AsrError
 
 log = logging.getLogger("asr.decode")
@@ -67,8 +76,9 @@ def build_parser(prog: str = "asr decode") -> argparse.ArgumentParser:
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable utterances with a warning")
-    p.add_argument("--no-score", action="store_true", help="do not write wer/per_utt even if the data has text")
+    add_bool_arg(p, "--skip-bad", False, "skip unreadable utterances with a warning (default: stop)")
+    add_bool_arg(p, "--score", True, "write wer/per_utt when the data has text (default: yes; --no-score leaves it "
+                                     "to steps/score.sh)")
     p.add_argument("data_dir", help="Kaldi data dir to decode")
     p.add_argument("decode_dir", help="output dir: text, wer, per_utt, log/decode.log (and the LM grid's files)")
     add_logging_args(p)
@@ -123,7 +133,7 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
     how = (f"lexicon search with {args.lm} (beam {beam}), {len(settings)} LM weight/insertion penalty setting(s)"
            if lexdec else f"prefix beam {beam}" if beam > 1 else "greedy")
     log.info("decoding %d utterances of %s with %s (%s)", len(data), args.data_dir, rec.path, how)
-    refs = dict(data.data.text) if data.data.text is not None and not args.no_score else None
+    refs = dict(data.data.text) if data.data.text is not None and args.score else None
     t0, audio_s = time.time(), 0.0
     hyps: dict[str, str] = {}
     prepared = []

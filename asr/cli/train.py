@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.cli.args import add_logging_args, split_overrides
+from asr.cli.args import add_bool_arg, add_logging_args, split_overrides
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--resume", action="store_true", help="continue from the newest epoch checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_bool_arg(p, "--progress", True, "a progress bar on a terminal (default: yes)")
     add_logging_args(p)
     overrides, rest = split_overrides(argv)
     args = p.parse_args(rest)
@@ -49,6 +49,6 @@ def main(argv: list[str]) -> int:
     setup_logging(args.verbose, args.quiet, args.log_file or str(default_log))
     log_command_line()
     trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
-                      progress=not args.no_progress and sys.stderr.isatty() and not args.quiet)
+                      progress=args.progress and sys.stderr.isatty() and not args.quiet)
     trainer.run()
     return 0

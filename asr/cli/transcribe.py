@@ -27,7 +27,16 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from asr.cli.args import add_beam_arg, add_lm_args, add_logging_args, add_model_arg, beam_of, lexicon_decoder, lm_grid
+from asr.cli.args import (
+    add_beam_arg,
+    add_bool_arg,
+    add_lm_args,
+    add_logging_args,
+    add_model_arg,
+    beam_of,
+    lexicon_decoder,
+    lm_grid,
+)
 from asr.errors import AsrError
 
 log = logging.getLogger("asr.transcribe")
@@ -99,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch limit: inputs x longest input, in feature frames (default 40000)")
     p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
     p.add_argument("--output", "-o", default="-", help="output file (default - : stdout)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_bool_arg(p, "--progress", True, "a progress bar on a terminal (default: yes)")
     p.add_argument("audio", nargs="+", help="audio files, directories, a wav.scp, or - (a list on stdin)")
     add_logging_args(p)
     return p
@@ -131,7 +140,7 @@ def main(argv: list[str]) -> int:
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
     data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel)
     bar = None
-    if not args.no_progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
+    if args.progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
         from tqdm import tqdm
 
         bar = tqdm(total=len(inputs), unit="file", desc="transcribe")

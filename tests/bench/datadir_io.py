@@ -17,24 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from asr.datadir import DataDir, validate_data_dir
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tinydata import write_large_dir  # noqa: E402
+
 FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2dur")
-
-
-def write_dir(d: Path, n: int) -> None:
-    utts = [f"spk{u // 50:05d}-utt{u:07d}" for u in range(n)]
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "wav.scp").write_text("".join(f"{u} /data/{u}.flac\n" for u in utts))
-    (d / "text").write_text("".join(f"{u} SOME WORDS OF A TRANSCRIPT\n" for u in utts))
-    (d / "utt2spk").write_text("".join(f"{u} {u[:8]}\n" for u in utts))
-    (d / "spk2utt").write_text("".join(f"spk{s:05d} " + " ".join(utts[s * 50:(s + 1) * 50]) + "\n"
-                                       for s in range(n // 50)))
-    (d / "utt2dur").write_text("".join(f"{u} 3.25\n" for u in utts))
 
 
 def main() -> None:
@@ -45,7 +38,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "big"
-        write_dir(d, args.utts)
+        write_large_dir(d, args.utts)
         ours_s, base_s, ratios = [], [], []
         for _ in range(args.reps):
             t0 = time.perf_counter()

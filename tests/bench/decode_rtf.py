@@ -123,7 +123,7 @@ def random_checkpoint(config: Path, texts: list[str], waves: list[torch.Tensor],
     torch.manual_seed(0)
     from asr.system import build_system
 
-    system = build_system(cfg, build_tokenizer(cfg.data.units, texts or ["A B C"]))
+    system = build_system(cfg.system(), build_tokenizer(cfg.data.units, texts or ["A B C"]))
     system.eval()
     if system.needs_global_cmvn:
         x, x_lens = pad_sequences(waves[:50])

@@ -240,3 +240,46 @@ def test_resume_without_the_epochs_to_average_fails_before_training(tiny_data, t
     with pytest.raises(Exception, match="epoch-1.pt is missing"):
         Trainer(make_cfg(train, dev, train__epochs=3, train__average_last=3), tmp_path, resume=True)
     assert not (tmp_path / "epoch-3.pt").exists()
+
+
+def test_backend_and_train_step_are_the_seams_of_the_loop(tiny_data, tmp_path):
+    """Sharding, reduction and the update go through the back-end; every batch goes through TrainStep."""
+    from asr.train.backend import SingleProcess
+    from asr.train.step import TrainStep
+
+    calls: dict[str, int] = {"shard": 0, "reduce": 0, "apply": 0, "wrap": 0, "step": 0}
+
+    class Recording(SingleProcess):
+        def wrap(self, step):
+            calls["wrap"] += 1
+            assert isinstance(step, TrainStep)
+            inner = step.forward
+
+            def counted(*a, **k):
+                calls["step"] += 1
+                return inner(*a, **k)
+
+            step.forward = counted
+            return step
+
+        def shard(self, batches):
+            calls["shard"] += 1
+            return batches[::2]  # this "worker" takes every other batch
+
+        def reduce(self, values):
+            calls["reduce"] += 1
+            return super().reduce(values)
+
+        def apply(self, *a, **k):
+            calls["apply"] += 1
+            return super().apply(*a, **k)
+
+    train, dev = tiny_data
+    t = Trainer(make_cfg(train, dev, train__epochs=1), tmp_path, backend=Recording())
+    all_batches = t.train_data.batches(t.cfg.data.max_frames, t.cfg.data.max_utts)
+    t.run()
+    dev_batches = len(t.dev_data.batches(t.cfg.data.max_frames, t.cfg.data.max_utts)[::2])
+    assert calls["wrap"] == 1 and calls["shard"] == 2  # training and dev batches
+    assert calls["apply"] == t.step == len(all_batches[::2])
+    assert calls["step"] == t.step + dev_batches
+    assert calls["reduce"] == 2  # the epoch's training sums and the dev sums

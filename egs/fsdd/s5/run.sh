@@ -14,6 +14,7 @@ stop_stage=100
 corpus_dir=../../../../shared/corpora/fsdd  # holds recordings/
 download=false
 heldout_speaker=theo
+num_sequences=400  # training recordings of 1-3 digits in a row (local/make_sequences.py)
 nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
@@ -28,7 +29,10 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
 fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" "$heldout_speaker" data
-  for s in train dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
+  # Digits in a row with pauses around them: the model has to find each digit (see the script).
+  local/make_sequences.py --num $num_sequences data/train data/train_seq
+  utils/combine_data.sh data/train_all data/train data/train_seq
+  for s in train_all dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   mkdir -p data/lang
@@ -36,7 +40,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   # shellcheck disable=SC2086
-  steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train data/dev exp/ctc \
+  steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train_all data/dev exp/ctc \
     --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

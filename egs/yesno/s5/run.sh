@@ -7,8 +7,9 @@
 #         4 decode (lexicon + LM search; greedy for comparison) + score, 5 RESULTS.md.
 # Note: sorted by name, every training file starts with NO and every test file with YES
 # (Kaldi's split). Training on the files alone teaches the model that utterances start with NO, so
-# local/crop_leading_words.py adds copies with the first 1-5 words cut off (at the pauses) and each
-# word alone; the decoding lexicon keeps the model to the two words.
+# local/crop_leading_words.py adds copies with the first 1-5 words cut off (at the pauses), each
+# word alone, and 100 recordings of 8 word segments in random order; the decoding lexicon keeps the
+# model to the two words.
 set -euo pipefail
 stage=0
 stop_stage=100
@@ -26,7 +27,7 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
 fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" data
-  local/crop_leading_words.py --single-words data/train data/train_cut  # see the note above
+  local/crop_leading_words.py --single-words --shuffled 100 data/train data/train_cut  # see the note above
   for s in train train_cut test; do utils/validate_data_dir.sh --no-feats data/$s; done
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then

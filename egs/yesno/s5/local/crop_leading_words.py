@@ -7,16 +7,20 @@ are separated by clear pauses: an energy detector finds them, and when it finds 
 words as the transcript has, we add segments that start in the pause after word k (k = 1..K)
 with the transcript's remaining words, and (``--single-words``) one segment per word, from the
 middle of the pause before it to the middle of the pause after it. A bidirectional model then
-hears either word at the start and at the end of an utterance. Files where the count differs are
-used whole only.
+hears either word at the start and at the end of an utterance. ``--shuffled N`` adds N recordings
+made of 8 such word segments drawn at random (``--seed``), so that no word order is more likely
+than another, with pauses of noise between them at a level drawn per recording from -95 to -40 dB
+(written to <dest-data-dir>/wav/). Files where the count differs are used whole only.
 
-Usage: local/crop_leading_words.py [--max-cut K] [--single-words] <src-data-dir> <dest-data-dir>
+Usage: local/crop_leading_words.py [--max-cut K] [--single-words] [--shuffled N] [--seed S]
+                                   <src-data-dir> <dest-data-dir>
 Writes wav.scp, segments, text, utt2spk, spk2utt (the whole files are segments too).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +52,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--max-cut", type=int, default=5, help="cut at most this many leading words (default 5)")
     p.add_argument("--single-words", action="store_true", help="also add each word alone")
+    p.add_argument("--shuffled", type=int, default=0, help="add this many recordings of random word sequences")
+    p.add_argument("--seed", type=int, default=0, help="random seed of --shuffled (default 0)")
     p.add_argument("src")
     p.add_argument("dest")
     args = p.parse_args()
@@ -56,6 +62,8 @@ def main() -> None:
         raise SystemExit(f"{args.src}: needs wav.scp and text")
     segments: dict[str, Segment] = {}
     text: dict[str, str] = {}
+    words_audio: list[tuple[str, np.ndarray]] = []  # (word, samples) of every word segment
+    rate = 0
     used = 0
     for utt, spec in src.wav_scp.items():
         words = src.text[utt].split()
@@ -71,15 +79,43 @@ def main() -> None:
             cut = f"{utt}-cut{k}"
             segments[cut] = Segment(utt, start, -1)
             text[cut] = " ".join(words[k:])
-        if args.single_words:
-            bounds = [0.0] + [round((regions[k - 1][1] + regions[k][0]) / 2 / 100, 2)
-                              for k in range(1, len(words))] + [-1]
-            for k, w in enumerate(words):
+        bounds = [0.0] + [round((regions[k - 1][1] + regions[k][0]) / 2 / 100, 2)
+                          for k in range(1, len(words))] + [-1]
+        for k, w in enumerate(words):
+            if args.single_words:
                 segments[f"{utt}-word{k}"] = Segment(utt, bounds[k], bounds[k + 1])
                 text[f"{utt}-word{k}"] = w
+            end = len(wave) if bounds[k + 1] < 0 else int(bounds[k + 1] * sr)
+            words_audio.append((w, wave[int(bounds[k] * sr): end]))
+        rate = sr
+    wav_scp = dict(src.wav_scp)
+    if args.shuffled:
+        import soundfile as sf
+
+        if not words_audio:
+            raise SystemExit(f"{args.src}: no file was cut into words; nothing to shuffle")
+        wav_dir = Path(args.dest) / "wav"
+        wav_dir.mkdir(parents=True, exist_ok=True)
+        rng = random.Random(args.seed)
+        for n in range(args.shuffled):
+            picks = [rng.choice(words_audio) for _ in range(8)]
+            # Pauses of noise at one random level per recording, from near digital silence to a
+            # noisy room: some recordings (e.g. test file 1_1_0_0_1_0_1_0) start with -90 dB silence.
+            level = 10 ** (rng.uniform(-95, -40) / 20)
+            noise = np.random.default_rng(rng.randrange(2**32))
+            parts = []
+            for _, a in picks:
+                parts += [level * noise.standard_normal(int(rng.uniform(0.05, 0.6) * rate)), a]
+            parts.append(level * noise.standard_normal(int(rng.uniform(0.05, 0.6) * rate)))
+            rec = f"shuffled{n:04d}"
+            path = (wav_dir / f"{rec}.wav").resolve()
+            sf.write(path, np.clip(np.concatenate(parts), -1, 1).astype(np.float32), rate, subtype="PCM_16")
+            wav_scp[rec] = str(path)
+            segments[rec] = Segment(rec, 0.0, -1)
+            text[rec] = " ".join(w for w, _ in picks)
     # Each utterance is its own speaker (per-utterance CMVN; no speaker statistics are shared).
     utt2spk = {u: u for u in segments}
-    DataDir(Path(args.dest), wav_scp=dict(src.wav_scp), segments=segments, text=text, utt2spk=utt2spk,
+    DataDir(Path(args.dest), wav_scp=wav_scp, segments=segments, text=text, utt2spk=utt2spk,
             spk2utt=utt2spk_to_spk2utt(utt2spk)).save()
     print(f"{args.dest}: {len(segments)} utterances ({used} of {len(src.wav_scp)} files cut into words)")
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Data augmentation for FSDD: recordings of 1-3 digits of one speaker, with pauses around them.
+
+Every FSDD file is one digit cut tight at its start and end, so a model trained on the files
+alone never has to find where a digit is, or that a pause has none: it can answer every file
+with one unit, at any frame. These recordings put 1 to 3 training files of one speaker in a row,
+each preceded and followed by a pause of 0.1-0.5 s (low-level noise at -60 dB), with the
+transcript of the digits in order. The audio is written to <dest-data-dir>/wav/.
+
+Usage: local/make_sequences.py [--num N] [--seed S] <src-data-dir> <dest-data-dir>
+Writes wav.scp, text, utt2spk, spk2utt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+import numpy as np
+
+from asr.audio import read_audio
+from asr.datadir import DataDir, utt2spk_to_spk2utt
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--num", type=int, default=400, help="recordings to make (default 400)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("src")
+    p.add_argument("dest")
+    args = p.parse_args()
+    src = DataDir.load(args.src)
+    if src.wav_scp is None or src.text is None or src.utt2spk is None:
+        raise SystemExit(f"{args.src}: needs wav.scp, text and utt2spk")
+    rng = random.Random(args.seed)
+    by_spk: dict[str, list[str]] = {}
+    for u in src.utts:
+        by_spk.setdefault(src.utt2spk[u], []).append(u)
+    speakers = sorted(by_spk)
+    wav_dir = Path(args.dest) / "wav"
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    import soundfile as sf
+
+    cache: dict[str, tuple[np.ndarray, int]] = {}
+    wav_scp, text, utt2spk = {}, {}, {}
+    for n in range(args.num):
+        spk = speakers[n % len(speakers)]
+        picks = [rng.choice(by_spk[spk]) for _ in range(rng.randint(1, 3))]
+        parts, rate = [], None
+        for u in picks:
+            if u not in cache:
+                cache[u] = read_audio(src.wav_scp[u], name=u)
+            wave, sr = cache[u]
+            if rate is not None and sr != rate:
+                raise SystemExit(f"{src.wav_scp[u]}: {sr} Hz, the others {rate} Hz")
+            rate = sr
+            parts += [_pause(rng, sr), wave]
+        parts.append(_pause(rng, rate))
+        utt = f"{spk}-seq{n:04d}"
+        path = (wav_dir / f"{utt}.wav").resolve()
+        sf.write(path, np.clip(np.concatenate(parts), -1, 1), rate, subtype="PCM_16")
+        wav_scp[utt] = str(path)
+        text[utt] = " ".join(src.text[u] for u in picks)
+        utt2spk[utt] = spk
+    DataDir(Path(args.dest), wav_scp=wav_scp, text=text, utt2spk=utt2spk, spk2utt=utt2spk_to_spk2utt(utt2spk)).save()
+    print(f"{args.dest}: {len(wav_scp)} recordings of 1-3 digits")
+
+
+def _pause(rng: random.Random, sr: int) -> np.ndarray:
+    """0.1-0.5 s of noise 70 dB below full scale (digital silence would be unlike any recording)."""
+    n = int(rng.uniform(0.1, 0.5) * sr)
+    return np.random.default_rng(rng.randrange(2**32)).normal(0, 10 ** (-60 / 20), n).astype(np.float32)
+
+
+if __name__ == "__main__":
+    main()
