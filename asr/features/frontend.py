@@ -30,7 +30,7 @@ from asr.config import ConfigError
 from asr.features.augment import spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
-from asr.features.fbank import Fbank, FbankOptions
+from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankOptions
 
 FEATURE_SOURCES = ("wav", "feats")
 CMVN_MODES = ("none", "global", "speaker", "utterance")
@@ -56,6 +56,7 @@ class FrontendConfig:
     time_mask_width: int = 40  # SpecAugment maximum time-mask width (frames)
     time_mask_ratio: float = 0.2  # SpecAugment: a time mask covers at most this fraction of an utterance
     speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
+    dither: float = 0.0  # Gaussian noise on the waveform, std in 16-bit sample units (Kaldi's --dither); fixed in recognition
 
 
 def fbank_args(opts: FbankOptions) -> list[str]:
@@ -112,6 +113,9 @@ class Frontend(nn.Module):
             raise ConfigError(f"frontend.speed_perturb: factors must be positive, got {cfg.speed_perturb}")
         if cfg.speed_perturb and cfg.feature_source != "wav":
             raise ConfigError("frontend.speed_perturb needs feature_source=wav (it changes the waveform)")
+        if cfg.dither < 0 or (cfg.dither > 0 and cfg.feature_source != "wav"):
+            raise ConfigError(f"frontend.dither: {cfg.dither} (must be >= 0, and needs feature_source=wav; for "
+                              f"feats.scp set --dither in the fbank config of make_fbank.sh)")
         self.fbank_opts = resolve_fbank_options(cfg)
         self.fbank = Fbank(self.fbank_opts) if cfg.feature_source == "wav" else None
         self.feat_dim = self.fbank_opts.num_features
@@ -201,6 +205,26 @@ class Frontend(nn.Module):
             padded[b, : o.shape[0]] = o
         return padded, new_lens
 
+    def dither(self, x: torch.Tensor, x_lens: torch.Tensor, train: bool = False,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Add ``cfg.dither`` Gaussian noise to waveforms (B, N), within each utterance's length.
+
+        Kaldi dithers every frame with fresh noise, so its features are never quite the same
+        twice. Here training draws fresh noise (``generator``, default torch's global one) and
+        recognition adds one fixed pseudo-random sequence, the same for every utterance and
+        batch, so decoding reproduces and a batched call equals per-utterance calls. Either way
+        the spectrum gets a floor: digital silence no longer gives features far below
+        anything seen in training.
+        """
+        if self.cfg.dither <= 0:
+            return x
+        if train:
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        else:
+            noise = _fixed_noise(x.shape[1]).to(device=x.device, dtype=x.dtype)[None].expand_as(x)
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < x_lens.to(x.device)[:, None]
+        return x + (self.cfg.dither / KALDI_WAVE_SCALE) * noise * mask
+
     def _static(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, F) static features: fbank of waveforms, or the stored features checked."""
         if self.fbank is not None:
@@ -222,6 +246,8 @@ class Frontend(nn.Module):
         Returns:
             ``(feats (B, T, D), lens (B,))``; padded frames are zero.
         """
+        if self.fbank is not None:
+            x = self.dither(x, x_lens)  # the recognition-time (fixed) dither
         feats, lens = self._static(x, x_lens)
         return add_deltas(feats, lens, self.cfg.deltas, self.cfg.delta_window)
 
@@ -247,6 +273,8 @@ class Frontend(nn.Module):
         train = self.training if train is None else train
         if train and self.fbank is not None and cfg.speed_perturb:
             x, x_lens = self.perturb_speed(x, x_lens, generator)
+        if self.fbank is not None:
+            x = self.dither(x, x_lens, train, generator)
         feats, lens = self._static(x, x_lens)
         stats: torch.Tensor | None = None
         if cfg.cmvn == "global":
@@ -278,3 +306,18 @@ class Frontend(nn.Module):
         c = self.cfg
         return (f"source={c.feature_source}, feat_dim={self.feat_dim}, deltas={c.deltas}, cmvn={c.cmvn}, "
                 f"norm_vars={c.norm_vars}, output_dim={self.output_dim}")
+
+
+_NOISE_BLOCK = 1 << 16
+
+
+def _fixed_noise(n: int) -> torch.Tensor:
+    """The first ``n`` samples of one fixed N(0, 1) sequence (blocks of 65,536 samples, block k seeded k)."""
+    blocks = -(-n // _NOISE_BLOCK)
+    while len(_NOISE_BLOCKS) < blocks:
+        g = torch.Generator().manual_seed(len(_NOISE_BLOCKS))
+        _NOISE_BLOCKS.append(torch.randn(_NOISE_BLOCK, generator=g))
+    return torch.cat(_NOISE_BLOCKS[:blocks])[:n] if blocks else torch.zeros(0)
+
+
+_NOISE_BLOCKS: list[torch.Tensor] = []

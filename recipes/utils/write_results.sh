@@ -3,7 +3,9 @@
 # Usage: utils/write_results.sh <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]
 #  e.g.: utils/write_results.sh RESULTS.md "yesno: CTC" "./run.sh" "Data: yesno (OpenSLR 1)." exp/ctc/decode_test
 # Records, for each decode dir, its %WER line, the command that produced it, the date, the host, and
-# the training time from <exp>/history.json when present. Prints the table.
+# the training time from <exp>/history.json when present. Prints the table. When <out.md> already has
+# the lines "<!-- results: begin -->" and "<!-- results: end -->", only what is between them is
+# replaced: text written by hand around them (e.g. a table of seeds) is kept.
 set -euo pipefail
 if [ $# -lt 5 ]; then
   echo "Usage: $0 <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]" >&2; exit 1
@@ -13,7 +15,8 @@ for d in "$@"; do
   [ -f "$d/wer" ] || { echo "$0: $d/wer not found (decode and score first)" >&2; exit 1; }
 done
 tmp=$(mktemp "$(dirname "$out")/.results.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+block=$(mktemp "$(dirname "$out")/.results.XXXXXX")
+trap 'rm -f "$tmp" "$block"' EXIT
 {
   echo "# $title"
   echo
@@ -36,7 +39,17 @@ trap 'rm -f "$tmp"' EXIT
       break
     fi
   done
-} > "$tmp"
+} > "$block"
+begin="<!-- results: begin -->"; end="<!-- results: end -->"
+if [ -f "$out" ] && grep -qxF "$begin" "$out" && grep -qxF "$end" "$out"; then
+  awk -v b="$begin" -v e="$end" -v f="$block" '
+    $0 == b { print; while ((getline line < f) > 0) print line; skip = 1; next }
+    $0 == e { skip = 0 }
+    !skip' "$out" > "$tmp"
+else
+  cp "$block" "$tmp"
+fi
 mv "$tmp" "$out"
+rm -f "$block"
 trap - EXIT
 cat "$out"

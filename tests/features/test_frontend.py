@@ -173,3 +173,28 @@ def test_cuda_matches_cpu(tmp_path):
     fa.set_global_stats(accumulate_cmvn_stats(*fa.features(waves.cuda(), lens.cuda())))
     out, out_lens = fa(waves.cuda(), lens.cuda())
     assert out.is_cuda and out_lens.is_cuda and torch.isfinite(out).all()
+
+
+def test_dither_is_fixed_in_recognition_and_fresh_in_training():
+    """Recognition adds one fixed noise sequence (batch == alone, reproducible); training draws new noise."""
+    from asr.features.frontend import Frontend, FrontendConfig
+
+    fe = Frontend(FrontendConfig(cmvn="none", dither=10.0)).eval()
+    plain = Frontend(FrontendConfig(cmvn="none"))
+    g = torch.Generator().manual_seed(0)
+    waves = torch.zeros(2, 16000)
+    waves[0, :8000] = 0.1 * torch.randn(8000, generator=g)  # utterance 0: half speech, then digital silence
+    lens = torch.tensor([16000, 12000])
+    a, a_lens = fe(waves, lens)
+    b, _ = fe(waves[1:, :12000], lens[1:])
+    torch.testing.assert_close(a[1, : int(a_lens[1])], b[0])  # batched == alone
+    torch.testing.assert_close(fe(waves, lens)[0], a)  # reproducible
+    quiet = plain(waves, lens)[0]
+    # The digital silence (second half of utterance 0) gets a floor far above the epsilon floor.
+    assert float(a[0, 60:, :].min()) > float(quiet[0, 60:, :].max()) + 5
+    assert torch.allclose(a[0, :40], quiet[0, :40], atol=0.05)  # speech is barely touched
+    t1, _ = fe(waves, lens, train=True)
+    t2, _ = fe(waves, lens, train=True)
+    assert not torch.equal(t1, t2)
+    with pytest.raises(Exception, match="dither"):
+        Frontend(FrontendConfig(feature_source="feats", dither=1.0))

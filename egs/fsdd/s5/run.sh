@@ -5,9 +5,10 @@
 # training entirely: test_<speaker> measures the WER on an unseen voice.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
 #                 [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
-# Stages: 0 download (only with --download true), 1 data prep, 2 bigram LM of the training text
-#         (the ten digit words), 3 train (features on the fly), 4 decode (lexicon + LM search;
-#         greedy on test for comparison) + score, 5 RESULTS.md.
+# Stages: 0 download (only with --download true), 1 data prep (with digit strings: training
+#         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row), 2 bigram LM of the
+#         training text (the ten digit words), 3 train (features on the fly), 4 decode (lexicon +
+#         LM search; greedy on test and test_concat for comparison) + score, 5 RESULTS.md.
 set -euo pipefail
 stage=0
 stop_stage=100
@@ -23,7 +24,7 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 . ./path.sh
 . utils/parse_options.sh
 
-test_sets="test test_$heldout_speaker"
+test_sets="test test_$heldout_speaker test_concat"
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
   local/download.sh "$corpus_dir"
 fi
@@ -32,11 +33,13 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   # Digits in a row with pauses around them: the model has to find each digit (see the script).
   local/make_sequences.py --num $num_sequences data/train data/train_seq
   utils/combine_data.sh data/train_all data/train data/train_seq
+  # A recogniser's test: strings of 3-7 test-split digits joined by 0.2-0.5 s pauses (fixed seed).
+  local/make_sequences.py --num 100 --seed 1 --min-digits 3 --max-digits 7 --min-pause 0.2 data/test data/test_concat
   for s in train_all dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   mkdir -p data/lang
-  asr train-lm -q --order 2 --kaldi-text data/train/text data/lang/lm_bigram.arpa
+  asr train-lm -q --order 2 --kaldi-text data/train_all/text data/lang/lm_bigram.arpa
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   # shellcheck disable=SC2086
@@ -45,11 +48,11 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   # shellcheck disable=SC2086
-  steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa --greedy test exp/ctc $test_sets
+  steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa --greedy "test test_concat" exp/ctc $test_sets
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \
     "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}" \
-    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training. Lexicon search with a bigram LM of the training text; decode_test_greedy: greedy CTC." \
-    $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy
+    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files and $num_sequences strings of 1-3 training digits. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
+    $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy exp/ctc/decode_test_concat_greedy
 fi

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Data augmentation for FSDD: recordings of 1-3 digits of one speaker, with pauses around them.
+"""Digit strings for FSDD: recordings of several digits of one speaker, with pauses around them.
 
 Every FSDD file is one digit cut tight at its start and end, so a model trained on the files
 alone never has to find where a digit is, or that a pause has none: it can answer every file
-with one unit, at any frame. These recordings put 1 to 3 training files of one speaker in a row,
-each preceded and followed by a pause of 0.1-0.5 s (low-level noise at -60 dB), with the
-transcript of the digits in order. The audio is written to <dest-data-dir>/wav/.
+with one unit, at any frame. These recordings put 1 to 3 (``--min-digits``, ``--max-digits``)
+files of one speaker in a row, each preceded and followed by a pause of 0.1-0.5 s (``--min-pause``,
+``--max-pause``; low-level noise at -60 dB), with the transcript of the digits in order: training
+data (from the training files), or a test set of digit strings (from the test files, e.g.
+``--min-digits 3 --max-digits 7 --min-pause 0.2``). The output is the same for the same arguments.
+The audio is written to <dest-data-dir>/wav/.
 
-Usage: local/make_sequences.py [--num N] [--seed S] <src-data-dir> <dest-data-dir>
+Usage: local/make_sequences.py [--num N] [--seed S] [--min-digits 1] [--max-digits 3]
+                               [--min-pause 0.1] [--max-pause 0.5] <src-data-dir> <dest-data-dir>
 Writes wav.scp, text, utt2spk, spk2utt.
 """
 
@@ -27,6 +31,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--num", type=int, default=400, help="recordings to make (default 400)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--min-digits", type=int, default=1, help="digits per recording at least (default 1)")
+    p.add_argument("--max-digits", type=int, default=3, help="digits per recording at most (default 3)")
+    p.add_argument("--min-pause", type=float, default=0.1, help="shortest pause in seconds (default 0.1)")
+    p.add_argument("--max-pause", type=float, default=0.5, help="longest pause in seconds (default 0.5)")
     p.add_argument("src")
     p.add_argument("dest")
     args = p.parse_args()
@@ -46,7 +54,7 @@ def main() -> None:
     wav_scp, text, utt2spk = {}, {}, {}
     for n in range(args.num):
         spk = speakers[n % len(speakers)]
-        picks = [rng.choice(by_spk[spk]) for _ in range(rng.randint(1, 3))]
+        picks = [rng.choice(by_spk[spk]) for _ in range(rng.randint(args.min_digits, args.max_digits))]
         parts, rate = [], None
         for u in picks:
             if u not in cache:
@@ -55,8 +63,8 @@ def main() -> None:
             if rate is not None and sr != rate:
                 raise SystemExit(f"{src.wav_scp[u]}: {sr} Hz, the others {rate} Hz")
             rate = sr
-            parts += [_pause(rng, sr), wave]
-        parts.append(_pause(rng, rate))
+            parts += [_pause(rng, sr, args.min_pause, args.max_pause), wave]
+        parts.append(_pause(rng, rate, args.min_pause, args.max_pause))
         utt = f"{spk}-seq{n:04d}"
         path = (wav_dir / f"{utt}.wav").resolve()
         sf.write(path, np.clip(np.concatenate(parts), -1, 1), rate, subtype="PCM_16")
@@ -64,7 +72,7 @@ def main() -> None:
         text[utt] = " ".join(src.text[u] for u in picks)
         utt2spk[utt] = spk
     DataDir(Path(args.dest), wav_scp=wav_scp, text=text, utt2spk=utt2spk, spk2utt=utt2spk_to_spk2utt(utt2spk)).save()
-    print(f"{args.dest}: {len(wav_scp)} recordings of 1-3 digits")
+    print(f"{args.dest}: {len(wav_scp)} recordings of {args.min_digits}-{args.max_digits} digits")
 
 
 def _pause(rng: random.Random, sr: int) -> np.ndarray:

@@ -9,8 +9,8 @@ with the transcript's remaining words, and (``--single-words``) one segment per 
 middle of the pause before it to the middle of the pause after it. A bidirectional model then
 hears either word at the start and at the end of an utterance. ``--shuffled N`` adds N recordings
 made of 8 such word segments drawn at random (``--seed``), so that no word order is more likely
-than another, with pauses of noise between them at a level drawn per recording from -95 to -40 dB
-(written to <dest-data-dir>/wav/). Files where the count differs are used whole only.
+than another, with pauses between them and noise over the whole recording at a level drawn per
+recording from -95 to -35 dB (written to <dest-data-dir>/wav/). Files where the count differs are used whole only.
 
 Usage: local/crop_leading_words.py [--max-cut K] [--single-words] [--shuffled N] [--seed S]
                                    <src-data-dir> <dest-data-dir>
@@ -99,17 +99,19 @@ def main() -> None:
         rng = random.Random(args.seed)
         for n in range(args.shuffled):
             picks = [rng.choice(words_audio) for _ in range(8)]
-            # Pauses of noise at one random level per recording, from near digital silence to a
-            # noisy room: some recordings (e.g. test file 1_1_0_0_1_0_1_0) start with -90 dB silence.
-            level = 10 ** (rng.uniform(-95, -40) / 20)
-            noise = np.random.default_rng(rng.randrange(2**32))
+            # Pauses between the words, and noise over the whole recording at one random level, from
+            # none to a noisy room: the test files' background ranges from digital silence (-90 dB,
+            # the start of 1_1_0_0_1_0_1_0) to -37 dB, the training files' is about -50 dB.
             parts = []
             for _, a in picks:
-                parts += [level * noise.standard_normal(int(rng.uniform(0.05, 0.6) * rate)), a]
-            parts.append(level * noise.standard_normal(int(rng.uniform(0.05, 0.6) * rate)))
+                parts += [np.zeros(int(rng.uniform(0.05, 0.6) * rate), np.float32), a]
+            parts.append(np.zeros(int(rng.uniform(0.05, 0.6) * rate), np.float32))
+            audio = np.concatenate(parts)
+            level = 10 ** (rng.uniform(-95, -35) / 20)
+            audio = audio + level * np.random.default_rng(rng.randrange(2**32)).standard_normal(len(audio))
             rec = f"shuffled{n:04d}"
             path = (wav_dir / f"{rec}.wav").resolve()
-            sf.write(path, np.clip(np.concatenate(parts), -1, 1).astype(np.float32), rate, subtype="PCM_16")
+            sf.write(path, np.clip(audio, -1, 1).astype(np.float32), rate, subtype="PCM_16")
             wav_scp[rec] = str(path)
             segments[rec] = Segment(rec, 0.0, -1)
             text[rec] = " ".join(w for w, _ in picks)
