@@ -8,8 +8,9 @@ words as the transcript has, we add segments that start in the pause after word 
 with the transcript's remaining words, and (``--single-words``) one segment per word, from the
 middle of the pause before it to the middle of the pause after it. A bidirectional model then
 hears either word at the start and at the end of an utterance. ``--shuffled N`` adds N recordings
-made of 8 such word segments drawn at random (``--seed``), so that no word order is more likely
-than another, with pauses between them and noise over the whole recording at a level drawn per
+made of 8 words (each cut 50 ms either side of its speech) drawn at random (``--seed``), so that
+no word order is more likely than another, with pauses of 0-0.6 s between them and noise over the
+whole recording at a level drawn per
 recording from -95 to -35 dB (written to <dest-data-dir>/wav/). Files where the count differs are used whole only.
 
 Usage: local/crop_leading_words.py [--max-cut K] [--single-words] [--shuffled N] [--seed S]
@@ -85,8 +86,9 @@ def main() -> None:
             if args.single_words:
                 segments[f"{utt}-word{k}"] = Segment(utt, bounds[k], bounds[k + 1])
                 text[f"{utt}-word{k}"] = w
-            end = len(wave) if bounds[k + 1] < 0 else int(bounds[k + 1] * sr)
-            words_audio.append((w, wave[int(bounds[k] * sr): end]))
+            # For the shuffled recordings: the word alone, 50 ms either side of its speech region.
+            first, last = regions[k][0] * sr // 100, regions[k][1] * sr // 100
+            words_audio.append((w, wave[max(0, first - sr // 20): last + sr // 20]))
         rate = sr
     wav_scp = dict(src.wav_scp)
     if args.shuffled:
@@ -102,13 +104,15 @@ def main() -> None:
             # Pauses between the words, and noise over the whole recording at one random level, from
             # none to a noisy room: the test files' background ranges from digital silence (-90 dB,
             # the start of 1_1_0_0_1_0_1_0) to -37 dB, the training files' is about -50 dB.
+            # Pauses from none (words run together, as the first two of 1_1_0_0_1_0_1_0) to 0.6 s.
             parts = []
             for _, a in picks:
-                parts += [np.zeros(int(rng.uniform(0.05, 0.6) * rate), np.float32), a]
+                parts += [np.zeros(int(rng.uniform(0.0, 0.6) * rate), np.float32), a]
             parts.append(np.zeros(int(rng.uniform(0.05, 0.6) * rate), np.float32))
             audio = np.concatenate(parts)
+            noise = np.random.default_rng(rng.randrange(2**32))
             level = 10 ** (rng.uniform(-95, -35) / 20)
-            audio = audio + level * np.random.default_rng(rng.randrange(2**32)).standard_normal(len(audio))
+            audio = audio + level * noise.standard_normal(len(audio))
             rec = f"shuffled{n:04d}"
             path = (wav_dir / f"{rec}.wav").resolve()
             sf.write(path, np.clip(audio, -1, 1).astype(np.float32), rate, subtype="PCM_16")
