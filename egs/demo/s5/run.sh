@@ -17,6 +17,9 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
+run_opts=""  # the options that change the training, for RESULTS.md
+[ "$seed" = 0 ] || run_opts+=" --seed $seed"
+[ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" data
@@ -34,7 +37,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   utils/write_results.sh RESULTS.md "Demo: CTC, characters" \
-    "make demo (cd egs/demo/s5 && ./run.sh${epochs:+ --epochs $epochs})" \
+    "make demo (cd egs/demo/s5 && ./run.sh${epochs:+ --epochs $epochs}$run_opts)" \
     "Data: the synthetic demo corpus in data/demo (CC0; espeak-ng voices s01-s10 train, unseen s11-s12 test). Synthetic speech is far easier than real speech. decode_test: lexicon search with a bigram LM of the training text; decode_test_greedy: greedy CTC." \
     exp/ctc/decode_test exp/ctc/decode_test_greedy
   echo "Transcribe your own audio (any rate/format) with: asr transcribe --model egs/demo/s5/exp/ctc AUDIO..."

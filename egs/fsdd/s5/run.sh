@@ -23,6 +23,9 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
+run_opts=""  # the options that change the training, for RESULTS.md
+[ "$seed" = 0 ] || run_opts+=" --seed $seed"
+[ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
 
 test_sets="test test_$heldout_speaker test_concat"
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
@@ -52,7 +55,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \
-    "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}" \
+    "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}$run_opts" \
     "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files and $num_sequences strings of 1-3 training digits. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
     $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy exp/ctc/decode_test_concat_greedy
 fi

@@ -21,6 +21,9 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
+run_opts=""  # the options that change the training, for RESULTS.md
+[ "$seed" = 0 ] || run_opts+=" --seed $seed"
+[ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
   local/download.sh "$corpus_dir"
@@ -41,7 +44,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_yesno.arpa --greedy test exp/ctc test
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  utils/write_results.sh RESULTS.md "yesno: CTC, characters" "cd egs/yesno/s5 && ./run.sh" \
+  utils/write_results.sh RESULTS.md "yesno: CTC, characters" "cd egs/yesno/s5 && ./run.sh$run_opts" \
     "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC." \
     exp/ctc/decode_test exp/ctc/decode_test_greedy
 fi

@@ -75,9 +75,9 @@ def main() -> None:
     print(f"{args.dest}: {len(wav_scp)} recordings of {args.min_digits}-{args.max_digits} digits")
 
 
-def _pause(rng: random.Random, sr: int) -> np.ndarray:
-    """0.1-0.5 s of noise 70 dB below full scale (digital silence would be unlike any recording)."""
-    n = int(rng.uniform(0.1, 0.5) * sr)
+def _pause(rng: random.Random, sr: int, shortest: float, longest: float) -> np.ndarray:
+    """A pause of noise 60 dB below full scale (digital silence would be unlike any recording)."""
+    n = int(rng.uniform(shortest, longest) * sr)
     return np.random.default_rng(rng.randrange(2**32)).normal(0, 10 ** (-60 / 20), n).astype(np.float32)
 
 
