@@ -56,7 +56,7 @@ class FrontendConfig:
     time_mask_width: int = 40  # SpecAugment maximum time-mask width (frames)
     time_mask_ratio: float = 0.2  # SpecAugment: a time mask covers at most this fraction of an utterance
     speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
-    dither: float = 0.0  # Gaussian noise on the waveform, std in 16-bit sample units (Kaldi's --dither); fixed in recognition
+    dither: float = 0.0  # waveform Gaussian noise, std in 16-bit sample units (Kaldi's --dither); fixed in recognition
 
 
 def fbank_args(opts: FbankOptions) -> list[str]:
