@@ -52,6 +52,10 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   # shellcheck disable=SC2086
   steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa --greedy "test test_concat" exp/ctc $test_sets
+  # Where the words are emitted, on the digit strings (greedy CTC word times against the digits' audio).
+  asr transcribe -q --model exp/ctc --format ctm data/test_concat/wav.scp > exp/ctc/decode_test_concat_greedy/ctm
+  local/score_word_times.py data/test_concat/word_times exp/ctc/decode_test_concat_greedy/ctm |
+    tee exp/ctc/decode_test_concat_greedy/word_times
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \

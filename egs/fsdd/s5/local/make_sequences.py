@@ -12,7 +12,8 @@ The audio is written to <dest-data-dir>/wav/.
 
 Usage: local/make_sequences.py [--num N] [--seed S] [--min-digits 1] [--max-digits 3]
                                [--min-pause 0.1] [--max-pause 0.5] <src-data-dir> <dest-data-dir>
-Writes wav.scp, text, utt2spk, spk2utt.
+Writes wav.scp, text, utt2spk, spk2utt, and word_times (``utt word start end`` in seconds: where
+each digit's file lies in the recording; local/score_word_times.py compares a CTM with it).
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def main() -> None:
 
     cache: dict[str, tuple[np.ndarray, int]] = {}
     wav_scp, text, utt2spk = {}, {}, {}
+    times: list[str] = []
     for n in range(args.num):
         spk = speakers[n % len(speakers)]
         picks = [rng.choice(by_spk[spk]) for _ in range(rng.randint(args.min_digits, args.max_digits))]
-        parts, rate = [], None
+        parts, rate, t = [], None, 0
+        utt = f"{spk}-seq{n:04d}"
         for u in picks:
             if u not in cache:
                 cache[u] = read_audio(src.wav_scp[u], name=u)
@@ -64,14 +67,20 @@ def main() -> None:
                 raise SystemExit(f"{src.wav_scp[u]}: {sr} Hz, the others {rate} Hz")
             rate = sr
             parts += [_pause(rng, sr, args.min_pause, args.max_pause), wave]
+            t += len(parts[-2])
+            times.append(f"{utt} {src.text[u]} {t / sr:.3f} {(t + len(wave)) / sr:.3f}")
+            t += len(wave)
         parts.append(_pause(rng, rate, args.min_pause, args.max_pause))
-        utt = f"{spk}-seq{n:04d}"
         path = (wav_dir / f"{utt}.wav").resolve()
         sf.write(path, np.clip(np.concatenate(parts), -1, 1), rate, subtype="PCM_16")
         wav_scp[utt] = str(path)
         text[utt] = " ".join(src.text[u] for u in picks)
         utt2spk[utt] = spk
     DataDir(Path(args.dest), wav_scp=wav_scp, text=text, utt2spk=utt2spk, spk2utt=utt2spk_to_spk2utt(utt2spk)).save()
+    from asr.fileio import atomic_write
+
+    with atomic_write(Path(args.dest) / "word_times") as f:
+        f.write("".join(line + "\n" for line in times))
     print(f"{args.dest}: {len(wav_scp)} recordings of {args.min_digits}-{args.max_digits} digits")
 
 
