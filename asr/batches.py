@@ -119,7 +119,7 @@ class UtteranceData:
         if feature_source not in FEATURE_SOURCES:
             raise AsrError(f"unknown feature source {feature_source!r} ({' | '.join(FEATURE_SOURCES)})")
         self.data = path if isinstance(path, DataDir) else DataDir.load(path)
-        self.path = str(self.data.path if isinstance(path, DataDir) else path)
+        self.path = str(self.data.path if isinstance(path, DataDir) else path)  # as given, for messages
         self.channel = channel
         self.feature_source = feature_source
         self.sample_rate = sample_rate
@@ -131,37 +131,37 @@ class UtteranceData:
         self._spk_stats: dict[str, torch.Tensor] | None = None
         d = self.data
         if d.utt2spk is None:
-            raise AsrError(f"{path}/utt2spk: missing")
+            raise AsrError(f"{self.path}/utt2spk: missing")
         if need_text and d.text is None:
-            raise AsrError(f"{path}/text: missing (needed for training and scoring)")
+            raise AsrError(f"{self.path}/text: missing (needed for training and scoring)")
         if feature_source == "feats" and d.feats_scp is None:
-            raise AsrError(f"{path}/feats.scp: missing (the model reads precomputed features; "
+            raise AsrError(f"{self.path}/feats.scp: missing (the model reads precomputed features; "
                            f"run steps/make_fbank.sh)")
         if feature_source == "wav" and d.wav_scp is None:
-            raise AsrError(f"{path}/wav.scp: missing")
+            raise AsrError(f"{self.path}/wav.scp: missing")
         durations = self._durations(frame_shift)
         self.utts: list[Utterance] = []
         long = empty = 0
         for utt in d.utts:
             text = d.text.get(utt) if d.text is not None else None
             if need_text and text is None:
-                raise AsrError(f"{path}/text: no transcript for utterance {utt}")
+                raise AsrError(f"{self.path}/text: no transcript for utterance {utt}")
             if need_text and not text.strip():
                 empty += 1
                 continue
             dur = durations.get(utt)
             if dur is None:
-                raise AsrError(f"{path}: no duration for utterance {utt} (is it in wav.scp/feats.scp?)")
+                raise AsrError(f"{self.path}: no duration for utterance {utt} (is it in wav.scp/feats.scp?)")
             if max_duration is not None and dur > max_duration:
                 long += 1
                 continue
             self.utts.append(Utterance(utt, d.utt2spk[utt], text, float(dur)))
         if long:
-            log.warning("%s: dropped %d utterances longer than %.1f s", path, long, max_duration)
+            log.warning("%s: dropped %d utterances longer than %.1f s", self.path, long, max_duration)
         if empty:
-            log.warning("%s: dropped %d utterances with an empty transcript", path, empty)
+            log.warning("%s: dropped %d utterances with an empty transcript", self.path, empty)
         if not self.utts:
-            raise AsrError(f"{path}: no usable utterances")
+            raise AsrError(f"{self.path}: no usable utterances")
 
     def _durations(self, frame_shift: float) -> dict[str, float]:
         d = self.data

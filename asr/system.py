@@ -143,6 +143,12 @@ class System(nn.Module):
             self._fbank = Fbank(self.fbank_options).to(waves.device)
         return self._fbank(waves, lens)
 
+    def frontend_inputs(self, x: torch.Tensor, x_lens: torch.Tensor, waves: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the frontend reads: waveforms (``waves``) given to a ``feats`` system become its filterbank features."""
+        if waves and self.feature_source == "feats":
+            return self.static_features(x, x_lens)
+        return x, x_lens
+
     def recognize_logits(self, x: torch.Tensor, x_lens: torch.Tensor, waves: bool = True,
                          spk_stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits for recognition, from waveforms whatever the feature source, or from raw inputs.
@@ -159,8 +165,7 @@ class System(nn.Module):
         Returns:
             ``(logits (B, T', V), out_lens (B,))``.
         """
-        if waves and self.feature_source == "feats":
-            x, x_lens = self.static_features(x, x_lens)
+        x, x_lens = self.frontend_inputs(x, x_lens, waves)
         if self.frontend.cfg.cmvn == "speaker" and spk_stats is None:
             spk_stats = self.utterance_stats(x, x_lens)
         return self(x, x_lens, spk_stats=spk_stats)

@@ -257,12 +257,11 @@ def lexicon_decoder(tokenizer: Any, args: argparse.Namespace, setting: tuple[str
         work_dir: where the decoder writes its lexicon and token files (default: a temporary dir).
 
     Raises:
-        AsrError: missing LM or lexicon file, bad beam options.
+        AsrError: missing LM (:class:`~asr.decode.lexicon.LexiconDecoder` says so) or lexicon file, bad beam
+            options.
     """
     if not args.lm:
         return None
-    if not Path(args.lm).is_file():
-        raise AsrError(f"{args.lm}: no such LM file")
     if args.lexicon is not None and not Path(args.lexicon).is_file():
         raise AsrError(f"{args.lexicon}: no such lexicon file")
     if args.beam_size_token < 0:

@@ -140,10 +140,9 @@ class Recognizer:
         """
         s = self.system
         waves = data.feature_source == "wav"
-        stats_fn = s.utterance_stats
-        if waves and s.feature_source == "feats":  # audio for a model trained on feats.scp
-            def stats_fn(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
-                return s.utterance_stats(*s.static_features(x, x_lens))
+
+        def stats_fn(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+            return s.utterance_stats(*s.frontend_inputs(x, x_lens, waves))
         for idx in data.batches(max_frames, max_utts):
             utts, xs = data.load(idx)
             if not utts:

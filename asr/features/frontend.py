@@ -309,15 +309,14 @@ class Frontend(nn.Module):
 
 
 _NOISE_BLOCK = 1 << 16
+_NOISE = torch.zeros(0)  # the fixed sequence drawn so far, whole blocks
 
 
 def _fixed_noise(n: int) -> torch.Tensor:
     """The first ``n`` samples of one fixed N(0, 1) sequence (blocks of 65,536 samples, block k seeded k)."""
-    blocks = -(-n // _NOISE_BLOCK)
-    while len(_NOISE_BLOCKS) < blocks:
-        g = torch.Generator().manual_seed(len(_NOISE_BLOCKS))
-        _NOISE_BLOCKS.append(torch.randn(_NOISE_BLOCK, generator=g))
-    return torch.cat(_NOISE_BLOCKS[:blocks])[:n] if blocks else torch.zeros(0)
-
-
-_NOISE_BLOCKS: list[torch.Tensor] = []
+    global _NOISE
+    if _NOISE.numel() < n:
+        blocks = [_NOISE] + [torch.randn(_NOISE_BLOCK, generator=torch.Generator().manual_seed(k))
+                             for k in range(_NOISE.numel() // _NOISE_BLOCK, -(-n // _NOISE_BLOCK))]
+        _NOISE = torch.cat(blocks)
+    return _NOISE[:n]

@@ -62,6 +62,10 @@ class Checkpointer:
         log.info("wrote %s", path)
         return path
 
+    def _first_averaged(self, last_epoch: int) -> int:
+        """The first of the epochs ``final.pt`` averages when training ends after ``last_epoch``."""
+        return last_epoch - min(self.average_last, last_epoch) + 1
+
     def check_can_average(self, epoch: int, last_epoch: int) -> None:
         """Fail before training when ``final.pt`` could not be made after ``last_epoch``.
 
@@ -71,13 +75,13 @@ class Checkpointer:
         Raises:
             AsrError: naming the missing checkpoints.
         """
-        n = min(self.average_last, last_epoch)
-        needed = [self.exp / f"epoch-{e}.pt" for e in range(last_epoch - n + 1, epoch + 1)]
+        first = self._first_averaged(last_epoch)
+        needed = [self.exp / f"epoch-{e}.pt" for e in range(first, epoch + 1)]  # those already trained
         missing = [str(p) for p in needed if not p.is_file()]
         if missing:
-            raise AsrError(f"final.pt averages the last {n} epochs, but {', '.join(missing)} "
-                           f"{'is' if len(missing) == 1 else 'are'} missing: set train.average_last so that "
-                           f"it covers only the epochs still to train and those present")
+            raise AsrError(f"final.pt averages the last {last_epoch - first + 1} epochs, but "
+                           f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: set "
+                           f"train.average_last so that it covers only the epochs still to train and those present")
 
     def finalize(self, epoch: int, history: list[dict[str, Any]]) -> Path:
         """Write ``final.pt``: the average of the last ``average_last`` epochs up to ``epoch``.
@@ -85,8 +89,7 @@ class Checkpointer:
         Raises:
             AsrError: an epoch checkpoint to average is missing.
         """
-        n = min(self.average_last, epoch)
-        ckpts = [self.exp / f"epoch-{e}.pt" for e in range(epoch - n + 1, epoch + 1)]
+        ckpts = [self.exp / f"epoch-{e}.pt" for e in range(self._first_averaged(epoch), epoch + 1)]
         missing = [str(p) for p in ckpts if not p.is_file()]
         if missing:
             raise AsrError(f"cannot average: missing {', '.join(missing)}")

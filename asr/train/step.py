@@ -48,7 +48,7 @@ class StepOutput:
     count: int  # units (tokens or frames) the loss is summed over
     logits: torch.Tensor  # (B, T', V)
     out_lens: torch.Tensor  # (B,)
-    state: EncoderState | None = None  # final recurrent state (when an initial state was given)
+    state: EncoderState | None = None  # final recurrent state (to carry into the next chunk)
 
 
 class TrainStep(nn.Module):
@@ -85,4 +85,4 @@ class TrainStep(nn.Module):
             logits, out_lens, new_state = self.system.model.forward_state(feats, f_lens, state)
         loss, count = self.criterion.loss(logits.float(), out_lens, batch.targets.to(dev),
                                           batch.target_lens.to(dev))
-        return StepOutput(loss, count, logits, out_lens, new_state if state is not None else None)
+        return StepOutput(loss, count, logits, out_lens, new_state)

@@ -20,7 +20,6 @@ summed loss and its count.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import time
@@ -35,7 +34,7 @@ from asr.config import ConfigError, from_dict, to_dict, to_yaml
 from asr.device import resolve_device
 from asr.errors import AsrError
 from asr.fileio import atomic_write
-from asr.system import System, build_system, portable_system_config, system_config_of
+from asr.system import System, SystemConfig, build_system, portable_system_config, system_config_of
 from asr.train.backend import Backend, SingleProcess
 from asr.train.checkpoint import Checkpointer
 from asr.train.config import ExperimentConfig, OptimConfig
@@ -110,33 +109,35 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 _SYSTEM_OPTION = {"units": "data.units", "bpe_vocab_size": "data.bpe_vocab_size"}
 
 
-def resume_config(cfg: ExperimentConfig, state: dict[str, Any]) -> ExperimentConfig:
-    """The config a resumed run trains with: system and optimizer from the checkpoint, data and loop from ``cfg``.
+def _resume_options(system: SystemConfig, optim: OptimConfig) -> dict[str, Any]:
+    """The options ``--resume`` keeps, by the name a user sets them with (``model.hidden``, ``data.units``)."""
+    out = {_SYSTEM_OPTION.get(k, k): v for k, v in _flat(to_dict(system)).items()}
+    if system.units != "bpe":
+        out.pop("data.bpe_vocab_size")
+    return {**out, **_flat(to_dict(optim), "optim.")}
+
+
+def check_resume(cfg: ExperimentConfig, state: dict[str, Any]) -> None:
+    """Refuse a config whose system or optimizer options differ from the checkpoint it resumes.
+
+    A resumed run keeps the checkpoint's model, its features, units and optimizer; its data and
+    loop options (``train.epochs``, ...) come from ``cfg``. Once nothing contradicts, ``cfg`` is the
+    config the run trains with.
 
     Raises:
-        ConfigError: ``cfg`` sets a system or optimizer option to another value than the
-            checkpoint (``--resume`` cannot change the model, its features, units or the optimizer);
-            all such options are named in one message.
+        ConfigError: naming every contradicting option in one message.
     """
     where = state.get("path", "checkpoint")
     saved_system = system_config_of(state, where)
     saved_optim = from_dict(OptimConfig, state.get("config", {}).get("optim", {}), where=f"{where}: config.optim")
-    given = {**{_SYSTEM_OPTION.get(k, k): v for k, v in _flat(to_dict(portable_system_config(cfg.system()))).items()},
-             **_flat(to_dict(cfg.optim), "optim.")}
-    saved = {**{_SYSTEM_OPTION.get(k, k): v for k, v in _flat(to_dict(saved_system)).items()},
-             **_flat(to_dict(saved_optim), "optim.")}
-    if saved_system.units != "bpe":
-        given.pop("data.bpe_vocab_size", None)
-        saved.pop("data.bpe_vocab_size", None)
+    given = _resume_options(portable_system_config(cfg.system()), cfg.optim)
+    saved = _resume_options(saved_system, saved_optim)
     diff = [f"{k}={given[k]!r} (the checkpoint has {saved[k]!r})" for k in sorted(given)
             if k in saved and given[k] != saved[k]]
     if diff:
         raise ConfigError(f"--resume from {where}: the config contradicts the checkpoint: {'; '.join(diff)}. "
                           f"Resuming keeps the model, its features, units and optimizer; drop these options, or "
                           f"train into a new experiment dir")
-    data = dataclasses.replace(cfg.data, units=saved_system.units,
-                               bpe_vocab_size=saved_system.bpe_vocab_size or cfg.data.bpe_vocab_size)
-    return dataclasses.replace(cfg, data=data, frontend=cfg.frontend, model=saved_system.model, optim=saved_optim)
 
 
 class Trainer:
@@ -166,7 +167,7 @@ class Trainer:
             if resume_state is None:
                 log.warning("--resume: no epoch checkpoint in %s; starting from scratch", self.exp)
             else:
-                cfg = resume_config(cfg, resume_state)
+                check_resume(cfg, resume_state)
                 self.checkpointer.check_can_average(resume_state["epoch"], cfg.train.epochs)
                 log.info("resuming from %s (epoch %d)", resume_state["path"], resume_state["epoch"])
         self.cfg = cfg

@@ -35,11 +35,9 @@ rm -f "$dir/text" "$dir/wer" "$dir/per_utt"  # never leave old results next to n
 threads=$(( $(nproc) / nj )); [ "$threads" -ge 1 ] || threads=1
 opts=()
 [ -z "$beam" ] || opts+=(--beam "$beam")
-if [ -n "$word_score" ]; then
-  echo "$0: warning: --word-score is deprecated, use --word-ins-penalty (with the opposite sign)" >&2
-  word_ins_penalty=$(awk -v s="$word_score" 'BEGIN { print -s }')
-fi
-[ -z "$lm" ] || opts+=(--lm "$lm" --lm-weight "$lm_weight" --word-ins-penalty "$word_ins_penalty")
+penalty_opt=(--word-ins-penalty "$word_ins_penalty")
+[ -z "$word_score" ] || penalty_opt=(--word-score "$word_score")  # asr warns and turns it into the penalty
+[ -z "$lm" ] || opts+=(--lm "$lm" --lm-weight "$lm_weight" "${penalty_opt[@]}")
 if [ "$nj" -gt 1 ]; then
   utils/split_data.sh "$data" "$nj"
   $cmd JOB=1:"$nj" "$dir/log/decode.JOB.log" \

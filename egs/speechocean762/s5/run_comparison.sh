@@ -69,7 +69,6 @@ lm=data/lang/lm_3gram.arpa
 lm_weights="0.5 1 1.5 2 3"
 word_ins_penalties="-1 0 1 2"
 tolerance=0.1                # stage 0: largest relative difference from the reference size
-units_config=                # the conf/units_*.yaml of --units (set below)
 only=                        # internal: run stages 1-3 for the N-th system of the job order only
 default_grid="$lm_weights/$word_ins_penalties"
 orig_args=("$@")
