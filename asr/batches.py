@@ -108,6 +108,8 @@ class UtteranceData:
         cache: keep raw inputs in memory after their first load (default True).
         skip_bad: drop utterances whose audio cannot be read, with a warning (default False: raise).
         channel: channel of multi-channel audio (default 0); None averages the channels.
+        keep_empty: keep utterances whose transcript is empty (default False: drop them with a
+            warning); for CTC they are examples of audio without words.
 
     Raises:
         AsrError: missing files, no usable utterances.
@@ -115,7 +117,7 @@ class UtteranceData:
 
     def __init__(self, path: str | DataDir, feature_source: str, sample_rate: int, frame_shift: float,
                  need_text: bool = True, max_duration: float | None = None, cache: bool = True,
-                 skip_bad: bool = False, channel: int | None = 0) -> None:
+                 skip_bad: bool = False, channel: int | None = 0, keep_empty: bool = False) -> None:
         if feature_source not in FEATURE_SOURCES:
             raise AsrError(f"unknown feature source {feature_source!r} ({' | '.join(FEATURE_SOURCES)})")
         self.data = path if isinstance(path, DataDir) else DataDir.load(path)
@@ -146,7 +148,7 @@ class UtteranceData:
             text = d.text.get(utt) if d.text is not None else None
             if need_text and text is None:
                 raise AsrError(f"{self.path}/text: no transcript for utterance {utt}")
-            if need_text and not text.strip():
+            if need_text and not text.strip() and not keep_empty:
                 empty += 1
                 continue
             dur = durations.get(utt)

@@ -72,3 +72,30 @@ def test_missing_files_are_named(tmp_path):
     (tmp_path / "text").write_text("u1 HELLO\n")
     with pytest.raises(AsrError, match="feats.scp"):
         UtteranceData(str(tmp_path), "feats", 8000, 0.01)
+
+
+def test_empty_transcripts_dropped_or_kept(tiny_data, tmp_path):
+    """An empty transcript is dropped with a warning, or kept (keep_empty: CTC trains on it as no words)."""
+    from asr.text import build_tokenizer
+    from asr.train.criteria import CTCCriterion
+
+    train, _ = tiny_data
+    d = tmp_path / "empty"
+    d.mkdir()
+    for f in ("wav.scp", "utt2spk", "spk2utt"):
+        (d / f).write_text((train / f).read_text())
+    lines = (train / "text").read_text().splitlines()
+    first = lines[0].split()[0]
+    (d / "text").write_text("\n".join([first] + lines[1:]) + "\n")
+    assert len(UtteranceData(str(d), "wav", 8000, 0.01)) == 15
+    kept = UtteranceData(str(d), "wav", 8000, 0.01, keep_empty=True)
+    assert len(kept) == 16 and kept.utts[0].utt == first and kept.utts[0].text == ""
+    crit = CTCCriterion(build_tokenizer("char", [u.text for u in kept.utts[1:]]))
+    targets = crit.targets(kept.utts[:2])
+    assert targets[0].numel() == 0 and targets[1].numel() > 0
+    tgt, tgt_lens = pad_sequences(targets, value=0)
+    logits = torch.zeros(2, 30, crit.tokenizer.vocab_size, requires_grad=True)
+    loss, count = crit.loss(logits, torch.tensor([30, 30]), tgt.long(), tgt_lens)
+    assert torch.isfinite(loss) and count == int(tgt_lens[1])
+    loss.backward()
+    assert logits.grad[0].abs().sum() > 0  # the empty one is trained (towards blank)

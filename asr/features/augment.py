@@ -104,3 +104,69 @@ def speed_perturb(wave: torch.Tensor | np.ndarray, sr: int, factor: float) -> to
     if not is_tensor:
         return torch.from_numpy(np.ascontiguousarray(out))
     return torch.from_numpy(np.ascontiguousarray(out)).to(device=wave.device, dtype=wave.dtype)
+
+
+def background_level(wave: torch.Tensor, sr: int, window: float = 0.025) -> torch.Tensor:
+    """RMS of the quietest ``window``-second stretch of a (N,) waveform: its background noise level.
+
+    The stretches do not overlap; a waveform shorter than one window is one stretch. Returns a
+    0-dim tensor (0 for an empty or digitally silent waveform).
+    """
+    n = max(1, int(window * sr))
+    if wave.numel() == 0:
+        return wave.new_zeros(())
+    if wave.numel() < n:
+        return wave.pow(2).mean().sqrt()
+    frames = wave[: wave.numel() // n * n].reshape(-1, n)
+    return frames.pow(2).mean(dim=1).min().sqrt()
+
+
+def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: float = 0.0,
+                      gain_db: tuple[float, float] | None = None, snr_db: tuple[float, float] | None = None,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training-time waveform perturbations, one random draw per utterance.
+
+    * ``pad``: up to ``pad`` seconds (uniform, drawn separately for each end) of the utterance's
+      own background noise (Gaussian at :func:`background_level`) before and after it, so that
+      speech does not always start at the first frame and the model learns that background has no
+      words. Corpora cut tight at the words (isolated-word sets) need this.
+    * ``gain_db``: a gain drawn uniformly in ``[lo, hi]`` dB (recording levels differ between
+      speakers and microphones by tens of dB; log-mel features shift with them).
+    * ``snr_db``: white Gaussian noise at a signal-to-noise ratio drawn uniformly in ``[lo, hi]``
+      dB, relative to the utterance's mean power.
+
+    Args:
+        waves: (B, N) padded waveforms; lens: (B,) valid samples; sr: sample rate in Hz.
+        generator: random source (default: torch's global one).
+
+    Returns:
+        ``(waves (B, N'), lens (B,))``, re-padded with zeros; samples are not clipped.
+    """
+    B = waves.shape[0]
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+
+    def uniform(lo: float, hi: float) -> list[float]:
+        u = torch.rand(B, generator=generator, device=gen_device, dtype=torch.float64).tolist()
+        return [lo + (hi - lo) * v for v in u]
+
+    lead = [int(v * sr) for v in uniform(0.0, pad)] if pad > 0 else [0] * B
+    trail = [int(v * sr) for v in uniform(0.0, pad)] if pad > 0 else [0] * B
+    gains = [10 ** (g / 20) for g in uniform(*gain_db)] if gain_db else [1.0] * B
+    snrs = uniform(*snr_db) if snr_db else None
+    out = []
+    for b in range(B):
+        w = waves[b, : int(lens[b])]
+        if lead[b] or trail[b]:
+            level = background_level(w, sr)
+            noise = torch.randn(lead[b] + trail[b], generator=generator, device=gen_device).to(w) * level
+            w = torch.cat([noise[: lead[b]], w, noise[lead[b]:]])
+        if snrs is not None and w.numel():
+            power = w.pow(2).mean()
+            noise = torch.randn(w.numel(), generator=generator, device=gen_device).to(w)
+            w = w + noise * (power / 10 ** (snrs[b] / 10)).sqrt()
+        out.append(w * gains[b])
+    new_lens = torch.tensor([o.numel() for o in out], dtype=torch.long, device=lens.device)
+    padded = waves.new_zeros(B, int(new_lens.max()) if B else 0)
+    for b, o in enumerate(out):
+        padded[b, : o.numel()] = o
+    return padded, new_lens

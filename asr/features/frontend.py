@@ -2,7 +2,8 @@
 
 Pipeline (each step a pure function from this package)::
 
-    [speed perturbation, training] -> fbank (feature_source=wav) -> deltas -> CMVN -> [SpecAugment, training]
+    [speed, padding, gain, noise perturbation, training] -> [dither] -> fbank (feature_source=wav)
+        -> deltas -> CMVN -> [SpecAugment, training]
 
 One switch, ``feature_source``, chooses between computing filterbanks on the fly
 from waveforms and reading precomputed ``feats.scp`` features; both give the
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from asr.config import ConfigError
-from asr.features.augment import spec_augment, speed_perturb
+from asr.features.augment import perturb_waveforms, spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
 from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankOptions
@@ -57,6 +58,9 @@ class FrontendConfig:
     time_mask_ratio: float = 0.2  # SpecAugment: a time mask covers at most this fraction of an utterance
     speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
     dither: float = 0.0  # waveform Gaussian noise, std in 16-bit sample units (Kaldi's --dither); fixed in recognition
+    pad_perturb: float = 0.0  # up to this many seconds of the utterance's own background at each end (training)
+    gain_perturb: list[float] = field(default_factory=list)  # [lo, hi] dB, a gain drawn per utterance (training)
+    noise_snr: list[float] = field(default_factory=list)  # [lo, hi] dB, white noise at an SNR drawn per utterance
 
 
 def fbank_args(opts: FbankOptions) -> list[str]:
@@ -116,6 +120,15 @@ class Frontend(nn.Module):
         if cfg.dither < 0 or (cfg.dither > 0 and cfg.feature_source != "wav"):
             raise ConfigError(f"frontend.dither: {cfg.dither} (must be >= 0, and needs feature_source=wav; for "
                               f"feats.scp set --dither in the fbank config of make_fbank.sh)")
+        for name in ("gain_perturb", "noise_snr"):
+            r = getattr(cfg, name)
+            if r and (len(r) != 2 or r[0] > r[1]):
+                raise ConfigError(f"frontend.{name}: expected [lo, hi] in dB with lo <= hi, got {r}")
+        if cfg.pad_perturb < 0:
+            raise ConfigError(f"frontend.pad_perturb: {cfg.pad_perturb} (seconds, must be >= 0)")
+        if (cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr) and cfg.feature_source != "wav":
+            raise ConfigError("frontend.pad_perturb, gain_perturb and noise_snr need feature_source=wav "
+                              "(they change the waveform)")
         self.fbank_opts = resolve_fbank_options(cfg)
         self.fbank = Fbank(self.fbank_opts) if cfg.feature_source == "wav" else None
         self.feat_dim = self.fbank_opts.num_features
@@ -262,7 +275,7 @@ class Frontend(nn.Module):
             x_lens: (B,) valid samples (wav) or frames (feats).
             spk_stats: (B, 2, D+1) or (B, 2, F+1) statistics of each utterance's
                 speaker; required when ``cmvn="speaker"``.
-            generator: random source for speed perturbation and SpecAugment
+            generator: random source for the waveform perturbations and SpecAugment
                 (default: torch's global generator).
             train: apply training-only augmentation (default: ``self.training``).
 
@@ -273,6 +286,9 @@ class Frontend(nn.Module):
         train = self.training if train is None else train
         if train and self.fbank is not None and cfg.speed_perturb:
             x, x_lens = self.perturb_speed(x, x_lens, generator)
+        if train and self.fbank is not None and (cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr):
+            x, x_lens = perturb_waveforms(x, x_lens, self.sample_rate, cfg.pad_perturb, cfg.gain_perturb or None,
+                                          cfg.noise_snr or None, generator)
         if self.fbank is not None:
             x = self.dither(x, x_lens, train, generator)
         feats, lens = self._static(x, x_lens)

@@ -92,12 +92,14 @@ def _has_output_gate(mode: int) -> bool:
 
 def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
                         mode: int, h: int, s0: torch.Tensor | None = None,
-                        c0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+                        c0: torch.Tensor | None = None, cell_clip: float = 0.0) -> tuple[torch.Tensor, ...]:
     """Forward pass, no autograd. Returns (s, m, acts, c, tc), each (T, D, B, *).
 
     ``acts`` holds the activated blocks (gates after the sigmoid, candidate after
     its non-linearity, if any); for ``lstm-gates`` acts, c and tc are all ``m``.
     ``s0`` (D, B, R) and ``c0`` (D, B, H) are the state before frame 0 (None: zeros).
+    ``cell_clip`` > 0 clips each cell value to [-cell_clip, cell_clip] (not for
+    ``lstm-srnn-hidden`` or ``lstm-gates``).
     """
     T, D, B, G = gx.shape
     acts = gx.clone()  # pre-activations, activated in place step by step
@@ -146,6 +148,8 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
                 c.addcmul_(f_ts[t], c_ts[t - 1])
             elif c0 is not None:
                 c.addcmul_(f_ts[0], c0)
+            if cell_clip > 0:
+                c.clamp_(-cell_clip, cell_clip)
             torch.tanh(c, out=tc_ts[t])
             if _has_output_gate(mode):
                 torch.mul(o_ts[t], tc_ts[t], out=m_ts[t])
@@ -157,7 +161,8 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
 
 def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor, acts: torch.Tensor,
                          c: torch.Tensor, tc: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
-                         mode: int, h: int, c0: torch.Tensor | None = None
+                         mode: int, h: int, c0: torch.Tensor | None = None, cell_clip: float = 0.0,
+                         grad_clip: float = 0.0
                          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Backward pass, no autograd.
 
@@ -165,6 +170,11 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
     derivatives and the coefficients multiplying ``dc_t``) is computed for all
     frames at once before the loop; the loop only carries ``dr_t`` and ``dc_t``.
     ``d_c`` holds the incoming grads of the cell states (nonzero where a final state was used).
+    ``cell_clip``: the forward's; no gradient passes a clipped cell value. ``grad_clip`` > 0
+    scales the derivative that goes back through the recurrent input (from frame t + 1 to
+    the recurrent output of frame t) down to a 2-norm of at most ``grad_clip`` for each
+    utterance and direction: Kaldi's BackpropTruncationComponent ``clipping-threshold``. The
+    result is then not the exact gradient.
 
     Returns:
         (d_a (T, D, B, G) pre-activation grads, d_s_total (T, D, B, R) the total
@@ -202,6 +212,7 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
         A[..., -1, :] = i * (1 - g * g) if mode == LSTM else i
         A_ts = A.unbind(0)
         dtanh = 1 - tc * tc
+        keep = (c.abs() < cell_clip).to(c.dtype).unbind(0) if cell_clip > 0 else None
         if _has_output_gate(mode):
             o = acts[..., 2 * h:3 * h]
             k_dc = (o * dtanh).unbind(0)  # dc_t += dm_t * o_t * tanh'(c_t)
@@ -215,25 +226,38 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
         d_sm_ts = (d_s + d_m).unbind(0)
     d_s_tot = acts.new_empty(T, D, B, p.shape[1]) if p is not None else None
     dc_carry: torch.Tensor | None = None
+
+    def recurrent(t: int) -> torch.Tensor:
+        """The derivative of the recurrent output of frame t through frame t + 1's recurrent input."""
+        rec = torch.bmm(d_a_rec[t + 1], u)
+        if grad_clip > 0:
+            rec *= (grad_clip / rec.norm(dim=-1, keepdim=True).clamp(min=1e-30)).clamp(max=1.0)
+        return rec
+
     for t in range(T - 1, -1, -1):
         if p is not None:
             assert d_s_tot is not None
             ds = d_s_tot[t]
             if t < T - 1:
-                torch.baddbmm(d_s_ts[t], d_a_rec[t + 1], u, out=ds)
+                if grad_clip > 0:
+                    torch.add(d_s_ts[t], recurrent(t), out=ds)
+                else:
+                    torch.baddbmm(d_s_ts[t], d_a_rec[t + 1], u, out=ds)
             else:
                 ds.copy_(d_s_ts[t])
             dm = torch.baddbmm(d_m_ts[t], ds, p)
         else:
             dm = d_sm_ts[t]
             if t < T - 1:
-                dm = torch.baddbmm(dm, d_a_rec[t + 1], u)
+                dm = dm + recurrent(t) if grad_clip > 0 else torch.baddbmm(dm, d_a_rec[t + 1], u)
         if mode == GATES:
             torch.mul(dm, coef[t], out=d_a_ts[t])
             continue
         dc = dm * k_dc[t] + d_c_ts[t]
         if dc_carry is not None:
             dc += dc_carry
+        if keep is not None:
+            dc *= keep[t]
         torch.mul(A_ts[t], dc.unsqueeze(-2), out=d_a_ts[t].view(D, B, nb, h))
         if _has_output_gate(mode):
             torch.mul(dm, k_o[t], out=d_a_o[t])
@@ -254,17 +278,17 @@ class FusedRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,  # type: ignore[override]
-                s0: torch.Tensor | None, c0: torch.Tensor | None, mode: int, h: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                s0: torch.Tensor | None, c0: torch.Tensor | None, mode: int, h: int,
+                cell_clip: float = 0.0, grad_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dtype = gx.dtype
         u_ = u.to(dtype) if u is not None else None
         p_ = p.to(dtype) if p is not None else None
         s0_ = s0.to(dtype) if s0 is not None else None
         c0_ = c0.to(dtype) if c0 is not None and mode != GATES else None
         with torch.no_grad():
-            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h, s0_, c0_)
+            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h, s0_, c0_, cell_clip)
         ctx.save_for_backward(s, m, acts, c, tc, u_, p_, s0_, c0_)
-        ctx.mode, ctx.h = mode, h
+        ctx.mode, ctx.h, ctx.clips = mode, h, (cell_clip, grad_clip)
         ctx.dtypes = tuple(t.dtype if t is not None else None for t in (u, p, s0, c0))
         if s is m:
             s = s.clone()  # distinct outputs for autograd
@@ -280,7 +304,7 @@ class FusedRecurrence(torch.autograd.Function):
         dt = acts.dtype
         with torch.no_grad():
             d_a, d_s_tot, d_c0 = _recurrence_backward(d_s.to(dt), d_m.to(dt), d_c.to(dt), acts, c, tc, u, p,
-                                                      mode, h, c0)
+                                                      mode, h, c0, *ctx.clips)
             T, D, B, _ = d_a.shape
             d_u = d_p = d_s0 = None
             if u is not None and (ctx.needs_input_grad[1] or ctx.needs_input_grad[3]):
@@ -300,11 +324,12 @@ class FusedRecurrence(torch.autograd.Function):
                 d_c0 = None
             else:
                 d_c0 = d_c0.to(c0_dtype)
-        return d_a, d_u, d_p, d_s0, d_c0, None, None
+        return d_a, d_u, d_p, d_s0, d_c0, None, None, None, None
 
 
 def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
-                     mode: int, hidden: int, s0: torch.Tensor | None = None, c0: torch.Tensor | None = None
+                     mode: int, hidden: int, s0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
+                     cell_clip: float = 0.0, grad_clip: float = 0.0
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run a cell's recurrence over padded, time-major sequences.
 
@@ -319,6 +344,11 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
         s0: (D, B, R) recurrent state before frame 0 (default None: zeros; unused by
             ``lstm-srnn-hidden``, which has no recurrent input).
         c0: (D, B, H) cell state before frame 0 (default None: zeros; unused by ``lstm-gates``).
+        cell_clip: > 0 clips cell values to [-cell_clip, cell_clip] (cells with a cell state
+            and a recurrence: not ``lstm-srnn-hidden``, ``lstm-gates``); default 0: off.
+        grad_clip: > 0 clips the derivative going back through the recurrence, per frame,
+            utterance and direction, to this 2-norm (Kaldi's ``clipping-threshold``, 30 in
+            its LSTMP recipes); default 0: exact gradients.
 
     Returns:
         ``(s, m, c)``: s (T, D, B, R) the recurrent outputs ``r_t`` (``m_t`` without
@@ -327,7 +357,11 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
         reverse each utterance beforehand for a backward direction. Gradients flow
         into ``s0`` and ``c0`` too.
     """
-    return FusedRecurrence.apply(gx, u, p, s0, c0, mode, hidden)
+    if cell_clip < 0 or grad_clip < 0:
+        raise ValueError(f"cell_clip ({cell_clip}) and grad_clip ({grad_clip}) must be >= 0")
+    if cell_clip > 0 and mode in (SRNN_HIDDEN, GATES):
+        raise ValueError(f"cell_clip is for cells with a recurrent cell state, not {CELL_TYPES[mode]}")
+    return FusedRecurrence.apply(gx, u, p, s0, c0, mode, hidden, float(cell_clip), float(grad_clip))
 
 
 def reverse_padded(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:

@@ -8,10 +8,13 @@ output alongside ``r_t`` but not fed back; the layer output is
 ``concat(r_t, p_t)``). Bidirectional layers concatenate the forward and the
 backward outputs.
 
-The full LSTM without a non-recurrent projection runs on ``torch.nn.LSTM``
-(``proj_size`` for LSTMP; cuDNN on GPU) over packed sequences; every other
-configuration runs on :func:`asr.models.cells.fused_recurrence`. A padded batch
-gives each utterance exactly the output it gets alone.
+The full LSTM without any projection runs on ``torch.nn.LSTM`` (oneDNN on CPU,
+cuDNN on GPU) over packed sequences; every other configuration, the LSTMP
+included, runs on :func:`asr.models.cells.fused_recurrence` (``lstm_impl``
+chooses otherwise: ``torch.nn.LSTM(proj_size)`` is several times slower on CPU,
+where oneDNN has no projected LSTM). A padded batch gives each utterance exactly
+the output it gets alone. Parameters saved in one layout load into the other
+(:meth:`Encoder.load_state_dict` converts ``torch.nn.LSTM`` weights).
 
 Recurrent state goes in and comes out (``forward_state``), so that truncated BPTT
 over chunks and streaming decoding can carry it: a layer's state is ``(h, c)`` with
@@ -48,6 +51,14 @@ from asr.models.cells import (
 
 LayerState: TypeAlias = tuple[torch.Tensor, torch.Tensor]  # (h (L*D, B, R), c (L*D, B, H))
 EncoderState: TypeAlias = list[LayerState]  # one per RecurrentLayer of the encoder
+LSTM_IMPLS = ("auto", "torch", "fused")
+
+
+def uses_torch_lstm(cfg: EncoderConfig) -> bool:
+    """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
+    if cfg.cell != "lstm" or cfg.nonrec_proj or cfg.cell_clip or cfg.rec_grad_clip:
+        return False
+    return cfg.lstm_impl == "torch" or (cfg.lstm_impl == "auto" and cfg.proj == 0)
 
 
 @dataclass
@@ -65,6 +76,13 @@ class EncoderConfig:
     stack: int = 1  # input frames stacked into one vector (current and future frames)
     subsample: int = 1  # keep every subsample-th stacked frame (output frame rate reduction)
     delay: int = 0  # unidirectional only: output t is computed after seeing input frame t + delay
+    # torch (torch.nn.LSTM, proj_size for LSTMP) | fused (asr.models.cells) | auto (torch for the
+    # LSTM without projections, fused otherwise: the fastest on CPU). cell=lstm only.
+    lstm_impl: str = "auto"
+    # Stabilisers of deep (projected) LSTMs, fused recurrence only (0 = off):
+    cell_clip: float = 0.0  # clip cell values c_t to [-cell_clip, cell_clip] (e.g. 50)
+    rec_grad_clip: float = 0.0  # clip the derivative back through the recurrence to this 2-norm per
+    #                             frame (Kaldi's BackpropTruncationComponent clipping-threshold: 30)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -81,6 +99,16 @@ class EncoderConfig:
             raise ValueError(f"stack ({self.stack}) and subsample ({self.subsample}) must be >= 1")
         if self.delay < 0:
             raise ValueError(f"delay ({self.delay}) must be >= 0")
+        if self.lstm_impl not in LSTM_IMPLS:
+            raise ValueError(f"lstm_impl {self.lstm_impl!r} is not one of {', '.join(LSTM_IMPLS)}")
+        if self.lstm_impl == "torch" and (self.cell != "lstm" or self.nonrec_proj):
+            raise ValueError("lstm_impl=torch is for cell=lstm without nonrec_proj (torch.nn.LSTM has neither)")
+        if self.cell_clip < 0 or self.rec_grad_clip < 0:
+            raise ValueError(f"cell_clip ({self.cell_clip}) and rec_grad_clip ({self.rec_grad_clip}) must be >= 0")
+        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip):
+            raise ValueError("cell_clip and rec_grad_clip need the fused recurrence (lstm_impl auto or fused)")
+        if self.cell_clip and self.cell in ("lstm-srnn-hidden", "lstm-gates"):
+            raise ValueError(f"cell_clip: {self.cell} has no recurrent cell state to clip")
         if self.delay and self.bidirectional:
             raise ValueError("delay is for unidirectional models; a bidirectional one sees the future already")
 
@@ -101,21 +129,33 @@ class RecurrentLayer(nn.Module):
         nonrec_proj: non-recurrent projection size P (0 = none).
         bidirectional: two directions, outputs concatenated.
         forget_bias: initial forget-gate bias (default 1.0).
-        num_layers: only for the ``torch.nn.LSTM`` case (``lstm`` without ``nonrec_proj``):
-            that many stacked layers in one ``nn.LSTM`` call (default 1).
+        num_layers: only for the ``torch.nn.LSTM`` case: that many stacked layers in one
+            ``nn.LSTM`` call (default 1).
         dropout: dropout between those stacked layers (default 0.0).
+        torch_lstm: run on ``torch.nn.LSTM`` (``cell="lstm"`` without ``nonrec_proj`` only;
+            default: when there is no projection either).
+        cell_clip, grad_clip: the fused recurrence's stabilisers (see
+            :func:`asr.models.cells.fused_recurrence`; default 0: off).
     """
 
     def __init__(self, cell: str, input_size: int, hidden: int, proj: int = 0, nonrec_proj: int = 0,
                  bidirectional: bool = False, forget_bias: float = 1.0, num_layers: int = 1,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, torch_lstm: bool | None = None, cell_clip: float = 0.0,
+                 grad_clip: float = 0.0) -> None:
         super().__init__()
         self.cell, self.mode = cell, MODE[cell]
         self.hidden, self.proj, self.nonrec_proj = hidden, proj, nonrec_proj
         self.num_directions = 2 if bidirectional else 1
         D, H = self.num_directions, hidden
         self.output_size = D * ((proj or H) + nonrec_proj)
-        self.use_nn_lstm = cell == "lstm" and nonrec_proj == 0
+        if torch_lstm is None:
+            torch_lstm = cell == "lstm" and nonrec_proj == 0 and proj == 0
+        if torch_lstm and (cell != "lstm" or nonrec_proj):
+            raise ValueError("torch.nn.LSTM runs cell=lstm without nonrec_proj only")
+        if torch_lstm and (cell_clip or grad_clip):
+            raise ValueError("cell_clip and grad_clip need the fused recurrence, not torch.nn.LSTM")
+        self.use_nn_lstm = torch_lstm
+        self.cell_clip, self.grad_clip = cell_clip, grad_clip
         if num_layers != 1 and not self.use_nn_lstm:
             raise ValueError("num_layers > 1 only for the torch.nn.LSTM case; stack layers with Encoder")
         bound = 1.0 / math.sqrt(H)  # the initialisation of torch.nn.LSTM
@@ -191,7 +231,7 @@ class RecurrentLayer(nn.Module):
         recurrent_proj = self.weight_proj if self.mode != SRNN_HIDDEN else None
         s0, c0 = state if state is not None else (None, None)
         s, m, c = fused_recurrence(gx, self.weight_hh, recurrent_proj, self.mode, H,
-                                   s0 if self.mode != SRNN_HIDDEN else None, c0)
+                                   s0 if self.mode != SRNN_HIDDEN else None, c0, self.cell_clip, self.grad_clip)
         # Each utterance's state at its own last frame (the backward direction's last is frame 0).
         last = (x_lens.to(x.device) - 1).clamp(min=0).view(1, 1, B, 1)
         final = (s.gather(0, last.expand(1, D, B, s.shape[-1]))[0],
@@ -221,20 +261,28 @@ class Encoder(nn.Module):
         super().__init__()
         layers = []
         size = input_size
-        if cfg.cell == "lstm" and cfg.nonrec_proj == 0:
+        self.cfg = cfg
+        if uses_torch_lstm(cfg):
             # one multi-layer torch.nn.LSTM (cuDNN runs the whole stack); its dropout
             # argument is the same inter-layer dropout
             layers.append(RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, 0, cfg.bidirectional,
-                                         cfg.forget_bias, num_layers=cfg.layers, dropout=cfg.dropout))
+                                         cfg.forget_bias, num_layers=cfg.layers, dropout=cfg.dropout,
+                                         torch_lstm=True))
             size = layers[0].output_size
         for _ in range(cfg.layers if not layers else 0):
             layer = RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, cfg.nonrec_proj,
-                                   cfg.bidirectional, cfg.forget_bias)
+                                   cfg.bidirectional, cfg.forget_bias, torch_lstm=False,
+                                   cell_clip=cfg.cell_clip, grad_clip=cfg.rec_grad_clip)
             layers.append(layer)
             size = layer.output_size
         self.layers = nn.ModuleList(layers)
         self.dropout = nn.Dropout(cfg.dropout)
         self.output_size = size
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        if not self.layers[0].use_nn_lstm and prefix + "layers.0.lstm.weight_ih_l0" in state_dict:
+            _torch_lstm_to_fused(state_dict, prefix, self.cfg)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
         """(T, B, F) time-major input, (B,) lengths -> (T, B, ``output_size``), from a zero state."""
@@ -261,6 +309,32 @@ class Encoder(nn.Module):
             x, st = layer.forward_state(x, x_lens, state[k] if state is not None else None)
             new_state.append(st)
         return x, new_state
+
+
+def _torch_lstm_to_fused(state_dict: dict, prefix: str, cfg: EncoderConfig) -> None:
+    """Rewrite, in place, one multi-layer ``torch.nn.LSTM``'s parameters as the fused layers' ones.
+
+    torch orders the gate blocks i, f, g, o and has two biases; the fused layout orders them
+    i, f, o, g (candidate last) with one bias, and stacks the directions on a leading axis.
+    """
+    H = cfg.hidden
+    order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
+    src = prefix + "layers.0.lstm."
+    for k in range(cfg.layers):
+        dirs = ["", "_reverse"] if cfg.bidirectional else [""]
+        get = [lambda name, d=d, k=k: state_dict.pop(f"{src}{name}_l{k}{d}") for d in dirs]
+        dst = f"{prefix}layers.{k}."
+        state_dict[dst + "weight_ih"] = torch.cat([g("weight_ih")[order] for g in get])
+        ws, bs, ps = [], [], []
+        for g in get:
+            ws.append(g("weight_hh")[order])
+            bs.append((g("bias_ih") + g("bias_hh"))[order])
+            if cfg.proj:
+                ps.append(g("weight_hr"))
+        state_dict[dst + "weight_hh"] = torch.stack(ws)
+        state_dict[dst + "bias"] = torch.cat(bs)
+        if cfg.proj:
+            state_dict[dst + "weight_proj"] = torch.stack(ps)
 
 
 class AcousticModel(nn.Module):

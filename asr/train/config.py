@@ -30,6 +30,7 @@ class DataConfig:
     sortagrad: int = 0  # the first N epochs visit batches shortest first (SortaGrad, Amodei et al. 2016)
     cache: bool = True  # keep raw inputs (waveforms or feature matrices) in memory across epochs
     skip_bad: bool = False  # log and skip unreadable utterances instead of stopping
+    keep_empty: bool = False  # train on utterances with an empty transcript (CTC: all blank; no speech)
 
 
 @dataclass

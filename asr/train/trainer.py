@@ -233,11 +233,12 @@ class Trainer:
         if not cfg.data.train:
             raise AsrError("no training data dir: set data.train")
         train = UtteranceData(cfg.data.train, s.feature_source, s.sample_rate, s.frame_shift,
-                              max_duration=cfg.data.max_duration, cache=cfg.data.cache, skip_bad=cfg.data.skip_bad)
+                              max_duration=cfg.data.max_duration, cache=cfg.data.cache, skip_bad=cfg.data.skip_bad,
+                              keep_empty=cfg.data.keep_empty)
         dev = None
         if cfg.data.dev:
             dev = UtteranceData(cfg.data.dev, s.feature_source, s.sample_rate, s.frame_shift,
-                                cache=cfg.data.cache, skip_bad=cfg.data.skip_bad)
+                                cache=cfg.data.cache, skip_bad=cfg.data.skip_bad, keep_empty=cfg.data.keep_empty)
         log.info("training on %d utterances (%.2f h) from %s; dev: %s", len(train),
                  sum(train.durations) / 3600, cfg.data.train,
                  f"{len(dev)} utterances from {cfg.data.dev}" if dev else "none")

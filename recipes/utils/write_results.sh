@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Write a recipe's RESULTS.md from the `wer` files of its decode dirs (atomically).
-# Usage: utils/write_results.sh <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]
+# Usage: utils/write_results.sh [--append <file>]... <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]
 #  e.g.: utils/write_results.sh RESULTS.md "yesno: CTC" "./run.sh" "Data: yesno (OpenSLR 1)." exp/ctc/decode_test
 # Records, for each decode dir, its %WER line, the command that produced it, the date, the host, and
 # the training time from <exp>/history.json when present. Prints the table. When <out.md> already has
 # the lines "<!-- results: begin -->" and "<!-- results: end -->", only what is between them is
-# replaced: text written by hand around them (e.g. a table of seeds) is kept.
+# replaced: text written by hand around them (e.g. a table of seeds) is kept. Each --append file's
+# lines are listed under the table (other measurements: word times, words on non-speech).
 set -euo pipefail
+appends=()
+while [ "${1:-}" = --append ]; do
+  [ $# -ge 2 ] && [ -f "$2" ] || { echo "$0: --append ${2:-}: no such file" >&2; exit 1; }
+  appends+=("$2"); shift 2
+done
 if [ $# -lt 5 ]; then
   echo "Usage: $0 <out.md> <title> <command> <data-note> <decode-dir> [<decode-dir> ...]" >&2; exit 1
 fi
@@ -29,6 +35,12 @@ trap 'rm -f "$tmp" "$block"' EXIT
     line=$(grep -m1 '^%WER' "$d/wer")
     echo "| \`$d\` | $(echo "$line" | awk '{print $2}') | \`$line\` |"
   done
+  if [ ${#appends[@]} -gt 0 ]; then
+    echo
+    for f in "${appends[@]}"; do
+      while IFS= read -r line; do echo "- \`$f\`: $line"; done < "$f"
+    done
+  fi
   for d in "$@"; do
     hist=$(dirname "$d")/history.json
     if [ -f "$hist" ]; then

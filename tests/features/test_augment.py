@@ -82,3 +82,47 @@ def test_speed_perturb_rejects_bad_input():
         speed_perturb(torch.zeros(10), 8000, 0.0)
     with pytest.raises(ValueError):
         speed_perturb(torch.zeros(2, 10), 8000, 1.1)
+
+
+def test_background_level_is_the_quietest_stretch():
+    from asr.features.augment import background_level
+
+    sr = 8000
+    w = torch.cat([0.001 * torch.randn(800), 0.3 * torch.randn(4000), 0.01 * torch.randn(800)])
+    level = float(background_level(w, sr))
+    assert 0.0007 < level < 0.0013
+    assert float(background_level(torch.zeros(0), sr)) == 0.0
+    assert abs(float(background_level(torch.full((10,), 0.5), sr)) - 0.5) < 1e-6  # shorter than a window
+
+
+def test_perturb_waveforms_pad_gain_noise():
+    from asr.features.augment import background_level, perturb_waveforms
+
+    sr = 8000
+    g0 = torch.Generator().manual_seed(0)
+    speech = 0.2 * torch.randn(4000, generator=g0)
+    floor = 0.002 * torch.randn(400, generator=g0)
+    w = torch.cat([floor, speech, floor])
+    waves = torch.zeros(2, w.numel())
+    waves[0] = w
+    waves[1, :3000] = w[:3000]
+    lens = torch.tensor([w.numel(), 3000])
+    out, out_lens = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(1))
+    assert (out_lens >= lens).all() and (out_lens <= lens + sr).all() and (out_lens > lens).any()
+    for b in range(2):  # the original is inside, unchanged; the padding is at its background level
+        n, m = int(lens[b]), int(out_lens[b])
+        o = out[b, :m]
+        starts = [i for i in range(m - n + 1) if torch.equal(o[i:i + n], waves[b, :n])]
+        assert len(starts) == 1
+        pad = torch.cat([o[: starts[0]], o[starts[0] + n:]])
+        if pad.numel() > 200:
+            assert 0.5 < float(pad.pow(2).mean().sqrt() / background_level(waves[b, :n], sr)) < 2
+        assert not out[b, m:].any()
+    same, _ = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(same, out)  # reproducible with the generator
+    out, out_lens = perturb_waveforms(waves, lens, sr, gain_db=(-20.0, -20.0))
+    assert torch.equal(out_lens, lens)
+    torch.testing.assert_close(out, waves * 0.1)
+    out, _ = perturb_waveforms(waves[:1], lens[:1], sr, snr_db=(10.0, 10.0), generator=torch.Generator().manual_seed(2))
+    snr = 10 * torch.log10(w.pow(2).mean() / (out[0] - w).pow(2).mean())
+    assert abs(float(snr) - 10.0) < 0.5

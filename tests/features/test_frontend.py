@@ -198,3 +198,23 @@ def test_dither_is_fixed_in_recognition_and_fresh_in_training():
     assert not torch.equal(t1, t2)
     with pytest.raises(Exception, match="dither"):
         Frontend(FrontendConfig(feature_source="feats", dither=1.0))
+
+
+def test_waveform_perturbations_only_in_training(tmp_path):
+    from asr.config import ConfigError
+
+    cfg = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none", pad_perturb=0.3, gain_perturb=[-10.0, 10.0],
+                         noise_snr=[20.0, 40.0])
+    fe = Frontend(cfg)
+    waves, lens = _waves([8000, 6000])
+    clean, clean_lens = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none")).eval()(waves, lens)
+    fe.eval()
+    y, y_lens = fe(waves, lens)
+    torch.testing.assert_close(y, clean)
+    fe.train()
+    t, t_lens = fe(waves, lens, generator=torch.Generator().manual_seed(0))
+    assert (t_lens >= clean_lens).all() and (t_lens > clean_lens).any()
+    for bad in (dict(gain_perturb=[3.0]), dict(noise_snr=[10.0, 0.0]), dict(pad_perturb=-1.0),
+                dict(feature_source="feats", gain_perturb=[-1.0, 1.0])):
+        with pytest.raises(ConfigError):
+            Frontend(FrontendConfig(**bad))

@@ -237,9 +237,12 @@ def test_model_api_and_parameter_count() -> None:
     expected = 0
     for k in range(2):
         F = 10 if k == 0 else 16
-        expected += 2 * (4 * 16 * F + 4 * 16 * 8 + 2 * 4 * 16 + 8 * 16)  # ih, hh, two biases, proj
+        expected += 2 * (4 * 16 * F + 4 * 16 * 8 + 4 * 16 + 8 * 16)  # ih, hh, bias, proj (fused layout)
     expected += 16 * 5 + 5
     assert model.num_parameters() == expected
+    # torch.nn.LSTM keeps two bias vectors per gate block
+    on_torch = build_model(dataclasses.replace(cfg, lstm_impl="torch"), 10, 5)
+    assert on_torch.num_parameters() == expected + 2 * 2 * 4 * 16
     custom = build_model(dataclasses.replace(cfg, cell="lstm-srnn-hidden"), 10, 5)
     expected = sum(2 * (3 * 16 * F + 3 * 16 + 8 * 16) for F in (10, 16)) + 16 * 5 + 5
     assert custom.num_parameters() == expected
@@ -308,8 +311,8 @@ def test_cuda_matches_cpu(cell: str) -> None:
 # ---- recurrent state in and out ----
 
 
-STATE_CONFIGS = [(cell, proj, nonrec, layers) for cell in CELL_TYPES for proj in (0, 5)
-                 for nonrec in (0, 3) for layers in (1, 3)]
+STATE_CONFIGS = [(cell, proj, nonrec, layers, "auto") for cell in CELL_TYPES for proj in (0, 5)
+                 for nonrec in (0, 3) for layers in (1, 3)] + [("lstm", 5, 0, 3, "torch"), ("lstm", 0, 0, 3, "fused")]
 
 
 def _chunked(enc, x: torch.Tensor, bounds: list[int]):
@@ -321,14 +324,15 @@ def _chunked(enc, x: torch.Tensor, bounds: list[int]):
     return torch.cat(outs), state
 
 
-@pytest.mark.parametrize("cell,proj,nonrec,layers", STATE_CONFIGS)
+@pytest.mark.parametrize("cell,proj,nonrec,layers,impl", STATE_CONFIGS)
 def test_state_carried_over_chunks_equals_the_whole_utterance(cell: str, proj: int, nonrec: int,
-                                                              layers: int) -> None:
+                                                              layers: int, impl: str) -> None:
     """4 chunks with carried state == one call over the whole utterance, on both code paths."""
     torch.manual_seed(2)
-    cfg = EncoderConfig(cell=cell, hidden=7, proj=proj, nonrec_proj=nonrec, layers=layers)
+    cfg = EncoderConfig(cell=cell, hidden=7, proj=proj, nonrec_proj=nonrec, layers=layers, lstm_impl=impl)
     enc = Encoder(cfg, 4).to(DTYPE).eval()
-    assert enc.layers[0].use_nn_lstm == (cell == "lstm" and nonrec == 0)  # both code paths are covered
+    on_torch = cell == "lstm" and nonrec == 0 and (impl == "torch" or (impl == "auto" and proj == 0))
+    assert enc.layers[0].use_nn_lstm == on_torch  # both code paths are covered
     T = 17
     x = torch.randn(T, 2, 4, dtype=DTYPE)
     full_lens = torch.tensor([T, T])
@@ -377,3 +381,93 @@ def test_model_state_api() -> None:
     delayed = build_model(EncoderConfig(hidden=6, layers=1, delay=2), 4, 5)
     with pytest.raises(ValueError, match="delay"):
         delayed.forward_state(x, lens, delayed.forward_state(x, lens)[2])
+
+
+@pytest.mark.parametrize("bi", [False, True])
+@pytest.mark.parametrize("proj", [0, 6])
+def test_torch_lstm_weights_load_into_the_fused_layout(bi, proj):
+    """A model saved on torch.nn.LSTM (lstm_impl=torch, or an LSTMP of before) loads into the fused layers."""
+    torch.manual_seed(0)
+    cfg = EncoderConfig(cell="lstm", hidden=10, proj=proj, layers=3, bidirectional=bi, lstm_impl="torch")
+    ref = build_model(cfg, 7, 5).eval()
+    fused = build_model(dataclasses.replace(cfg, lstm_impl="fused"), 7, 5).eval()
+    assert ref.encoder.layers[0].use_nn_lstm and not fused.encoder.layers[0].use_nn_lstm
+    fused.load_state_dict(ref.state_dict())
+    x, lens = torch.randn(3, 9, 7), torch.tensor([9, 4, 1])
+    want, _ = ref(x, lens)
+    got, _ = fused(x, lens)
+    for b, n in enumerate(lens.tolist()):
+        torch.testing.assert_close(got[b, :n], want[b, :n], atol=1e-5, rtol=1e-5)
+
+
+def test_lstmp_runs_fused_by_default():
+    assert not build_model(EncoderConfig(cell="lstm", hidden=8, proj=4, layers=1), 3, 2).encoder.layers[0].use_nn_lstm
+    assert build_model(EncoderConfig(cell="lstm", hidden=8, layers=1), 3, 2).encoder.layers[0].use_nn_lstm
+    with pytest.raises(ValueError, match="lstm_impl"):
+        EncoderConfig(cell="lstm-srnn", lstm_impl="torch")
+    with pytest.raises(ValueError, match="lstm_impl"):
+        EncoderConfig(lstm_impl="cudnn")
+
+
+def _reference_lstmp(layer: RecurrentLayer, x: torch.Tensor, cell_clip: float, grad_clip: float) -> torch.Tensor:
+    """A step-by-step autograd LSTMP (one direction) with cell clipping and recurrent-derivative clipping."""
+    H = layer.hidden
+    U, P = layer.weight_hh[0], layer.weight_proj[0]
+    gx = x @ layer.weight_ih.t() + layer.bias
+    r = x.new_zeros(x.shape[1], P.shape[0])
+    c = x.new_zeros(x.shape[1], H)
+    outs = []
+
+    def clip(g: torch.Tensor) -> torch.Tensor:
+        return g * (grad_clip / g.norm(dim=-1, keepdim=True).clamp(min=1e-30)).clamp(max=1.0)
+
+    for t in range(x.shape[0]):
+        r_in = r.clone()
+        if grad_clip > 0 and r_in.requires_grad:
+            r_in.register_hook(clip)
+        a = gx[t] + r_in @ U.t()
+        i, f, o, g = a[:, :H].sigmoid(), a[:, H:2 * H].sigmoid(), a[:, 2 * H:3 * H].sigmoid(), a[:, 3 * H:].tanh()
+        c = f * c + i * g
+        if cell_clip > 0:
+            c = c.clamp(-cell_clip, cell_clip)
+        r = (o * c.tanh()) @ P.t()
+        outs.append(r)
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("cell_clip,grad_clip", [(0.0, 0.0), (0.4, 0.0), (0.0, 0.05), (0.4, 0.05)])
+def test_cell_and_recurrent_gradient_clipping_match_a_reference(cell_clip, grad_clip):
+    torch.manual_seed(4)
+    layer = RecurrentLayer("lstm", 3, 6, proj=4, cell_clip=cell_clip, grad_clip=grad_clip).to(DTYPE)
+    with torch.no_grad():
+        layer.weight_ih.mul_(3.0)  # big enough pre-activations that some cells clip
+    x = torch.randn(12, 2, 3, dtype=DTYPE, requires_grad=True)
+    lens = torch.tensor([12, 12])
+    y = layer(x, lens)
+    ref = _reference_lstmp(layer, x, cell_clip, grad_clip)
+    torch.testing.assert_close(y, ref)
+    w = torch.randn_like(y)
+    got = torch.autograd.grad((y * w).sum(), [x, *layer.parameters()])
+    want = torch.autograd.grad((ref * w).sum(), [x, *layer.parameters()])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    if cell_clip:  # the clip is reached, so the test covers it
+        free = RecurrentLayer("lstm", 3, 6, proj=4).to(DTYPE)
+        free.load_state_dict(layer.state_dict())
+        assert not torch.allclose(free(x, lens), y)
+    if grad_clip:  # and the clipped gradient differs from the exact one
+        exact = RecurrentLayer("lstm", 3, 6, proj=4, cell_clip=cell_clip).to(DTYPE)
+        exact.load_state_dict(layer.state_dict())
+        g_exact = torch.autograd.grad((exact(x, lens) * w).sum(), x)[0]
+        assert not torch.allclose(g_exact, got[0])
+
+
+def test_stabiliser_options_are_checked():
+    with pytest.raises(ValueError, match="cell_clip"):
+        EncoderConfig(cell="lstm-gates", cell_clip=5.0)
+    with pytest.raises(ValueError, match="fused"):
+        EncoderConfig(cell_clip=5.0, lstm_impl="torch")
+    with pytest.raises(ValueError):
+        EncoderConfig(rec_grad_clip=-1.0)
+    model = build_model(EncoderConfig(hidden=8, layers=2, cell_clip=3.0, rec_grad_clip=30.0), 3, 2)
+    assert not model.encoder.layers[0].use_nn_lstm and model.encoder.layers[1].grad_clip == 30.0

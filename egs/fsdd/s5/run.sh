@@ -6,7 +6,8 @@
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
 #                 [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
 # Stages: 0 download (only with --download true), 1 data prep (with digit strings: training
-#         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row), 2 bigram LM of the
+#         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row; test_nonspeech,
+#         silence and noise), 2 bigram LM of the
 #         training text (the ten digit words), 3 train (features on the fly), 4 decode (lexicon +
 #         LM search; greedy on test and test_concat for comparison) + score, 5 RESULTS.md.
 set -euo pipefail
@@ -16,6 +17,7 @@ corpus_dir=../../../../shared/corpora/fsdd  # holds recordings/
 download=false
 heldout_speaker=theo
 num_sequences=400  # training recordings of 1-3 digits in a row (local/make_sequences.py)
+num_nonspeech=100  # training recordings of noise alone, with an empty transcript (the same script)
 nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
@@ -34,11 +36,14 @@ fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" "$heldout_speaker" data
   # Digits in a row with pauses around them: the model has to find each digit (see the script).
-  local/make_sequences.py --num $num_sequences data/train data/train_seq
+  local/make_sequences.py --num $num_sequences --nonspeech $num_nonspeech data/train data/train_seq
   utils/combine_data.sh data/train_all data/train data/train_seq
   # A recogniser's test: strings of 3-7 test-split digits joined by 0.2-0.5 s pauses (fixed seed).
   local/make_sequences.py --num 100 --seed 1 --min-digits 3 --max-digits 7 --min-pause 0.2 data/test data/test_concat
-  for s in train_all dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
+  utils/validate_data_dir.sh --no-feats --allow-empty-text data/train_all
+  for s in dev $test_sets; do utils/validate_data_dir.sh --no-feats data/$s; done
+  # No speech at all (silence, noise, hum): a recogniser answers these with no words.
+  local/make_nonspeech.py data/test_nonspeech
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   mkdir -p data/lang
@@ -56,10 +61,17 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   asr transcribe -q --model exp/ctc --format ctm data/test_concat/wav.scp > exp/ctc/decode_test_concat_greedy/ctm
   local/score_word_times.py data/test_concat/word_times exp/ctc/decode_test_concat_greedy/ctm |
     tee exp/ctc/decode_test_concat_greedy/word_times
+  # Words emitted on recordings without speech, greedy and with the lexicon + LM (should be none).
+  mkdir -p exp/ctc/decode_test_nonspeech
+  asr transcribe -q --model exp/ctc data/test_nonspeech/wav.scp > exp/ctc/decode_test_nonspeech/text.greedy
+  asr transcribe -q --model exp/ctc --lm data/lang/lm_bigram.arpa data/test_nonspeech/wav.scp \
+    > exp/ctc/decode_test_nonspeech/text.lm
+  local/count_words.sh exp/ctc/decode_test_nonspeech/text.{greedy,lm} | tee exp/ctc/decode_test_nonspeech/words
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  utils/write_results.sh RESULTS.md "FSDD: CTC, word-sized BPE units" \
+  utils/write_results.sh --append exp/ctc/decode_test_concat_greedy/word_times \
+    --append exp/ctc/decode_test_nonspeech/words RESULTS.md "FSDD: CTC, word-sized BPE units" \
     "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}$run_opts" \
-    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files and $num_sequences strings of 1-3 training digits. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
+    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files, $num_sequences strings of 1-3 training digits and $num_nonspeech recordings of noise alone (empty transcripts). Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
     $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy exp/ctc/decode_test_concat_greedy
 fi
