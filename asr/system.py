@@ -114,6 +114,12 @@ class System(nn.Module):
         return self.frontend.needs_global_stats
 
     @property
+    def needs_cmvn_prior(self) -> bool:
+        """Whether a ``cmvn: speaker`` system still needs the global statistics of its speaker prior."""
+        f = self.frontend
+        return f.cfg.cmvn == "speaker" and f.cfg.cmvn_prior_frames > 0 and float(f.global_stats[0, -1]) < 1.0
+
+    @property
     def device(self) -> torch.device:
         """Device of the model's parameters."""
         return next(self.model.parameters()).device

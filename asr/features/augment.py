@@ -126,10 +126,11 @@ def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: flo
                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Training-time waveform perturbations, one random draw per utterance.
 
-    * ``pad``: up to ``pad`` seconds (uniform, drawn separately for each end) of the utterance's
-      own background noise (Gaussian at :func:`background_level`) before and after it, so that
-      speech does not always start at the first frame and the model learns that background has no
-      words. Corpora cut tight at the words (isolated-word sets) need this.
+    * ``pad``: at each end, independently, half the time nothing and half the time up to ``pad``
+      seconds (uniform) of the utterance's own background noise (Gaussian at
+      :func:`background_level`), so that speech does not always start at the first frame and the
+      model learns that background has no words, while audio cut tight at the words (isolated-word
+      corpora; what the test files may be) is still seen as it is.
     * ``gain_db``: a gain drawn uniformly in ``[lo, hi]`` dB (recording levels differ between
       speakers and microphones by tens of dB; log-mel features shift with them).
     * ``snr_db``: white Gaussian noise at a signal-to-noise ratio drawn uniformly in ``[lo, hi]``
@@ -149,8 +150,9 @@ def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: flo
         u = torch.rand(B, generator=generator, device=gen_device, dtype=torch.float64).tolist()
         return [lo + (hi - lo) * v for v in u]
 
-    lead = [int(v * sr) for v in uniform(0.0, pad)] if pad > 0 else [0] * B
-    trail = [int(v * sr) for v in uniform(0.0, pad)] if pad > 0 else [0] * B
+    # uniform in [-pad, pad], negative = none: no padding half the time
+    lead = [max(0, int(v * sr)) for v in uniform(-pad, pad)] if pad > 0 else [0] * B
+    trail = [max(0, int(v * sr)) for v in uniform(-pad, pad)] if pad > 0 else [0] * B
     gains = [10 ** (g / 20) for g in uniform(*gain_db)] if gain_db else [1.0] * B
     snrs = uniform(*snr_db) if snr_db else None
     out = []

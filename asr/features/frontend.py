@@ -49,6 +49,11 @@ class FrontendConfig:
     cmvn: str = "global"  # none | global | speaker | utterance
     norm_vars: bool = True  # also normalise variances (Kaldi apply-cmvn --norm-vars)
     cmvn_stats: str = ""  # global statistics file (Kaldi matrix from compute-cmvn-stats); "" = set later
+    # cmvn=speaker: the global statistics (the training set's, stored in the model) are added to each
+    # speaker's as a prior worth this many frames, in training and recognition alike, so that a
+    # speaker with little audio (a lone file given to `asr transcribe`) is normalised sensibly
+    # (Kaldi's online CMVN: --global-frames 200). 0 = off.
+    cmvn_prior_frames: float = 200.0
     deltas: int = 0  # delta order: 0 none, 1 deltas, 2 deltas + delta-deltas (Kaldi add-deltas)
     delta_window: int = 2  # delta regression window (Kaldi --delta-window)
     num_freq_masks: int = 0  # SpecAugment frequency masks per utterance (0 = off; training only)
@@ -58,7 +63,7 @@ class FrontendConfig:
     time_mask_ratio: float = 0.2  # SpecAugment: a time mask covers at most this fraction of an utterance
     speed_perturb: list[float] = field(default_factory=list)  # speed factors, one drawn per utterance in training
     dither: float = 0.0  # waveform Gaussian noise, std in 16-bit sample units (Kaldi's --dither); fixed in recognition
-    pad_perturb: float = 0.0  # up to this many seconds of the utterance's own background at each end (training)
+    pad_perturb: float = 0.0  # each end, half the time: up to this many seconds of the utterance's background
     gain_perturb: list[float] = field(default_factory=list)  # [lo, hi] dB, a gain drawn per utterance (training)
     noise_snr: list[float] = field(default_factory=list)  # [lo, hi] dB, white noise at an SNR drawn per utterance
 
@@ -302,7 +307,7 @@ class Frontend(nn.Module):
             if spk_stats is None:
                 raise ValueError("cmvn=speaker needs the speakers' statistics (spk_stats)")
             self._check_stats_dim(spk_stats, "speaker CMVN statistics")
-            stats = spk_stats.to(feats.device)
+            stats = self.with_prior(spk_stats.to(feats.device))
         if stats is not None and stats.shape[-1] == self.feat_dim + 1 and cfg.deltas > 0:
             # Static-dimension statistics: Kaldi's order, apply-cmvn then add-deltas.
             feats = apply_cmvn(feats, lens, stats, cfg.norm_vars)
@@ -317,6 +322,18 @@ class Frontend(nn.Module):
             feats = spec_augment(feats, lens, cfg.num_freq_masks, cfg.freq_mask_width, cfg.num_time_masks,
                                  cfg.time_mask_width, cfg.time_mask_ratio, generator=generator)
         return feats.float(), lens
+
+    def with_prior(self, spk_stats: torch.Tensor) -> torch.Tensor:
+        """Speaker statistics (B, 2, D+1) plus the global ones as a prior of ``cmvn_prior_frames`` frames.
+
+        Unchanged when the prior is off or no global statistics of the same dimension are set
+        (models trained before the prior existed).
+        """
+        g = self.global_stats
+        count = float(g[0, -1])
+        if self.cfg.cmvn_prior_frames <= 0 or count < 1.0 or g.shape[-1] != spk_stats.shape[-1]:
+            return spk_stats
+        return spk_stats + (self.cfg.cmvn_prior_frames / count) * g.to(spk_stats)
 
     def extra_repr(self) -> str:
         c = self.cfg

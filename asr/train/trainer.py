@@ -179,6 +179,10 @@ class Trainer:
         self.train_data, self.dev_data = self._data()
         if resume_state is None and self.system.needs_global_cmvn:
             self._global_cmvn()
+        elif resume_state is None and self.system.needs_cmvn_prior:
+            # the training speakers' statistics summed: the prior of frontend.cmvn_prior_frames
+            spk = self.train_data.speaker_stats(self.system.utterance_stats)
+            self.system.set_global_cmvn(torch.stack(list(spk.values())).sum(0))
         self.system.to(self.device)
         self.criterion = self.make_criterion()
         self.amp = cfg.train.amp and self.device.type == "cuda"

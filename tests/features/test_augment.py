@@ -107,17 +107,22 @@ def test_perturb_waveforms_pad_gain_noise():
     waves[0] = w
     waves[1, :3000] = w[:3000]
     lens = torch.tensor([w.numel(), 3000])
-    out, out_lens = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(1))
-    assert (out_lens >= lens).all() and (out_lens <= lens + sr).all() and (out_lens > lens).any()
-    for b in range(2):  # the original is inside, unchanged; the padding is at its background level
-        n, m = int(lens[b]), int(out_lens[b])
-        o = out[b, :m]
-        starts = [i for i in range(m - n + 1) if torch.equal(o[i:i + n], waves[b, :n])]
-        assert len(starts) == 1
-        pad = torch.cat([o[: starts[0]], o[starts[0] + n:]])
-        if pad.numel() > 200:
-            assert 0.5 < float(pad.pow(2).mean().sqrt() / background_level(waves[b, :n], sr)) < 2
-        assert not out[b, m:].any()
+    padded_ends = []
+    for seed in range(8):
+        out, out_lens = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(seed))
+        assert (out_lens >= lens).all() and (out_lens <= lens + sr).all()
+        for b in range(2):  # the original is inside, unchanged; the padding is at its background level
+            n, m = int(lens[b]), int(out_lens[b])
+            o = out[b, :m]
+            starts = [i for i in range(m - n + 1) if torch.equal(o[i:i + n], waves[b, :n])]
+            assert len(starts) == 1
+            padded_ends += [starts[0] > 0, starts[0] + n < m]
+            pad = torch.cat([o[: starts[0]], o[starts[0] + n:]])
+            if pad.numel() > 200:
+                assert 0.5 < float(pad.pow(2).mean().sqrt() / background_level(waves[b, :n], sr)) < 2
+            assert not out[b, m:].any()
+    assert 0.2 < sum(padded_ends) / len(padded_ends) < 0.8  # half the ends get none
+    out, _ = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(1))
     same, _ = perturb_waveforms(waves, lens, sr, pad=0.5, generator=torch.Generator().manual_seed(1))
     assert torch.equal(same, out)  # reproducible with the generator
     out, out_lens = perturb_waveforms(waves, lens, sr, gain_db=(-20.0, -20.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -218,3 +220,25 @@ def test_waveform_perturbations_only_in_training(tmp_path):
                 dict(feature_source="feats", gain_perturb=[-1.0, 1.0])):
         with pytest.raises(ConfigError):
             Frontend(FrontendConfig(**bad))
+
+
+def test_speaker_cmvn_prior_from_global_stats(tmp_path):
+    """cmvn=speaker adds the global statistics as a prior of cmvn_prior_frames frames, when they are set."""
+    from asr.features.cmvn import utterance_cmvn_stats
+
+    cfg = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="speaker")
+    fe = Frontend(cfg).eval()
+    waves, lens = _waves([8000, 6000])
+    own = utterance_cmvn_stats(*fe.features(waves, lens))
+    before, _ = fe(waves, lens, spk_stats=own)  # no global statistics: the speaker's own
+    glob = own.sum(0) * 3.0
+    fe.set_global_stats(glob)
+    after, _ = fe(waves, lens, spk_stats=own)
+    assert not torch.allclose(before, after)
+    w = cfg.cmvn_prior_frames / float(glob[0, -1])
+    torch.testing.assert_close(fe.with_prior(own), own + w * glob[None])
+    explicit = Frontend(dataclasses.replace(cfg, cmvn_prior_frames=0.0)).eval()  # the mixed statistics given
+    torch.testing.assert_close(explicit(waves, lens, spk_stats=own + w * glob[None])[0], after)
+    off = Frontend(dataclasses.replace(cfg, cmvn_prior_frames=0.0)).eval()
+    off.set_global_stats(glob)
+    torch.testing.assert_close(off(waves, lens, spk_stats=own)[0], before)

@@ -283,3 +283,14 @@ def test_backend_and_train_step_are_the_seams_of_the_loop(tiny_data, tmp_path):
     assert calls["apply"] == t.step == len(all_batches[::2])
     assert calls["step"] == t.step + dev_batches
     assert calls["reduce"] == 2  # the epoch's training sums and the dev sums
+
+
+def test_speaker_cmvn_training_stores_the_prior(tiny_data, tmp_path):
+    """A cmvn=speaker system stores the training speakers' summed statistics: the prior of a lone file."""
+    train, _ = tiny_data
+    t = Trainer(make_cfg(train, None, frontend__cmvn="speaker", train__epochs=1), tmp_path)
+    spk = t.train_data.speaker_stats(t.system.utterance_stats)
+    torch.testing.assert_close(t.system.frontend.global_stats, torch.stack(list(spk.values())).sum(0))
+    t.run()
+    state = load_checkpoint(tmp_path / "final.pt")
+    assert float(state["frontend"]["global_stats"][0, -1]) > 0

@@ -4,7 +4,7 @@
 # index 5-9 of it as a dev set for the learning-rate schedule). One speaker is also held out of
 # training entirely: test_<speaker> measures the WER on an unseen voice.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
-#                 [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
+#                 [--speechocean-dir DIR] [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
 # Stages: 0 download (only with --download true), 1 data prep (with digit strings: training
 #         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row; test_nonspeech,
 #         silence and noise), 2 bigram LM of the
@@ -18,6 +18,7 @@ download=false
 heldout_speaker=theo
 num_sequences=400  # training recordings of 1-3 digits in a row (local/make_sequences.py)
 num_nonspeech=100  # training recordings of noise alone, with an empty transcript (the same script)
+speechocean_dir=   # a speechocean762 corpus dir: add its digit-string utterances (26 more voices) to training
 nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
@@ -28,6 +29,7 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 run_opts=""  # the options that change the training, for RESULTS.md
 [ "$seed" = 0 ] || run_opts+=" --seed $seed"
 [ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
+[ -z "$speechocean_dir" ] || run_opts+=" --speechocean-dir $speechocean_dir"
 
 test_sets="test test_$heldout_speaker test_concat"
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
@@ -37,7 +39,12 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" "$heldout_speaker" data
   # Digits in a row with pauses around them: the model has to find each digit (see the script).
   local/make_sequences.py --num $num_sequences --nonspeech $num_nonspeech data/train data/train_seq
-  utils/combine_data.sh data/train_all data/train data/train_seq
+  extra=
+  if [ -n "$speechocean_dir" ]; then
+    local/prepare_speechocean_digits.sh "$speechocean_dir" data/train_so
+    extra=data/train_so
+  fi
+  utils/combine_data.sh data/train_all data/train data/train_seq $extra
   # A recogniser's test: strings of 3-7 test-split digits joined by 0.2-0.5 s pauses (fixed seed).
   local/make_sequences.py --num 100 --seed 1 --min-digits 3 --max-digits 7 --min-pause 0.2 data/test data/test_concat
   utils/validate_data_dir.sh --no-feats --allow-empty-text data/train_all
@@ -72,6 +79,6 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh --append exp/ctc/decode_test_concat_greedy/word_times \
     --append exp/ctc/decode_test_nonspeech/words RESULTS.md "FSDD: CTC, word-sized BPE units" \
     "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}$run_opts" \
-    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files, $num_sequences strings of 1-3 training digits and $num_nonspeech recordings of noise alone (empty transcripts). Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
+    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files, $num_sequences strings of 1-3 training digits and $num_nonspeech recordings of noise alone (empty transcripts)${speechocean_dir:+, and the digit strings of speechocean762 (OpenSLR 101, CC BY 4.0)}. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
     $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy exp/ctc/decode_test_concat_greedy
 fi
