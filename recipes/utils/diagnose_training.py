@@ -19,7 +19,9 @@ optimizer, schedule, clipping) and every ``--every`` updates records, as one JSO
 - ``blank``: the fraction of output frames whose best unit is the blank (CTC's all-blank
   stage is ``blank`` ~ 1.0 with a falling loss that then plateaus).
 
-Nothing is saved; the experiment dir is a temporary one. A summary table goes to stdout.
+With a ``data.dev``, the dev loss and token accuracy after the last update end the output (the
+last JSON line: ``{"dev_loss": ..., "dev_token_acc": ...}``). Nothing is saved; the experiment
+dir is a temporary one. A summary table goes to stdout.
 """
 
 from __future__ import annotations
@@ -121,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                        "blank": round(float((best == 0)[valid].float().mean()), 4)}
                 records.append(rec)
                 print(json.dumps(rec), file=sys.stderr)
+        dev = t.evaluate(t.dev_data) if t.dev_data is not None else None
     if args.json:
-        Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in records))
+        tail = [{"dev_loss": dev["loss"], "dev_token_acc": dev["acc"], "updates": args.updates}] if dev else []
+        Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in records + tail))
     names = sorted(records[0]["grad_norm"]) if records else []
     print("update  loss    blank  " + "  ".join(f"|g| {n:>8s}" for n in names) + "  "
           + "  ".join(f"rms {k}" for k in sorted(records[0]["out_rms"])) if records else "no records")
@@ -130,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['update']:6d}  {r['loss']:6.3f}  {r['blank']:5.3f}  "
               + "  ".join(f"{r['grad_norm'][n]:12.4f}" for n in names) + "  "
               + "  ".join(f"{r['out_rms'][k]:10.4f}" for k in sorted(r["out_rms"])))
+    if dev:
+        print(f"after {t.step} updates: dev loss {dev['loss']:.4f}, dev token accuracy {100 * dev['acc']:.2f}%")
     return 0
 
 

@@ -33,23 +33,34 @@ def test_yesno_recipe(corpora, copy_recipe, run_in_recipe):
     assert (s5 / "exp" / "ctc" / "decode_test_greedy" / "wer").is_file()
 
 
+@pytest.mark.slow  # about 10 minutes on 2 cores (40 epochs of a BLSTM 2x128 on 2,177 recordings)
 def test_fsdd_recipe(corpora, copy_recipe, run_in_recipe):
     s5 = copy_recipe("fsdd")
-    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"))
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"),
+                  "--speechocean-dir", str(corpora / "speechocean762"), timeout=2400)
     exp = s5 / "exp" / "ctc"
-    # Guards, not the targets of RESULTS.md (test <= 1%, digit strings <= 5%, not met yet): seeds 0-2
-    # gave 1.5-4.5% on the test digits and 4.0-5.9% on the strings (egs/fsdd/s5/RESULTS.md).
-    assert wer(exp / "decode_test") <= 7.0, (exp / "decode_test" / "wer").read_text()
-    assert wer(exp / "decode_test_concat") <= 10.0, (exp / "decode_test_concat" / "wer").read_text()
-    # The unseen speaker: every one of theo's 500 files decoded, better than guessing a digit (90% WER).
-    heldout = wer(exp / "decode_test_theo")
-    assert heldout < 90.0, (exp / "decode_test_theo" / "wer").read_text()
+    # Guards with margin over seeds 0-2 on the development machine (egs/fsdd/s5/RESULTS.md: test
+    # 1.0-5.5%, strings 3.1-6.3%, theo 7.2-13.8%), not #11's targets (test <= 1%, strings <= 5%,
+    # theo <= 5%), which are not met yet.
+    assert wer(exp / "decode_test") <= 8.0, (exp / "decode_test" / "wer").read_text()
+    assert wer(exp / "decode_test_concat") <= 9.0, (exp / "decode_test_concat" / "wer").read_text()
+    heldout = wer(exp / "decode_test_theo")  # every one of theo's 500 files, a voice not in training
+    assert heldout <= 20.0, (exp / "decode_test_theo" / "wer").read_text()
     assert len((exp / "decode_test_theo" / "text").read_text().splitlines()) == 500
-    # The held-out speaker is in no training or dev utterance.
-    for part in ("train", "dev"):
+    # Silence, noise and hum alone: no words (0 of 40 recordings on seeds 0-2, greedy and with the LM).
+    words = (exp / "decode_test_nonspeech" / "words").read_text()
+    counts = [int(n) for n in re.findall(r": (\d+) words on", words)]
+    assert len(counts) == 2 and all(n <= 2 for n in counts), words
+    # Where the words are: 80% of the digits of the strings within 0.1 s on seeds 0-2.
+    times = (exp / "decode_test_concat_greedy" / "word_times").read_text()
+    within = float(re.search(r"\(([0-9.]+)%\) within", times).group(1))
+    assert within >= 60.0, times
+    # The held-out speaker is in no training or dev utterance; speechocean762's voices are in training.
+    for part in ("train_all", "dev"):
         assert "theo" not in (s5 / "data" / part / "utt2spk").read_text()
+    assert "\nso0" in (s5 / "data" / "train_all" / "utt2spk").read_text()
     results = (s5 / "RESULTS.md").read_text()
-    assert "decode_test_theo" in results and "decode_test`" in results
+    assert "decode_test_theo" in results and "decode_test`" in results and "speechocean762" in results
 
 
 @pytest.mark.slow

@@ -18,7 +18,9 @@ download=false
 heldout_speaker=theo
 num_sequences=400  # training recordings of 1-3 digits in a row (local/make_sequences.py)
 num_nonspeech=100  # training recordings of noise alone, with an empty transcript (the same script)
-speechocean_dir=   # a speechocean762 corpus dir: add its digit-string utterances (26 more voices) to training
+# speechocean762's digit-string utterances (26 more voices) join the training data when this dir
+# exists ("" = never; the recipe runs without it, with a note, and RESULTS.md says which it was)
+speechocean_dir=../../../../shared/corpora/speechocean762
 nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
@@ -29,7 +31,6 @@ train_opts= # more `asr train` overrides for the training stage, e.g. "--train.e
 run_opts=""  # the options that change the training, for RESULTS.md
 [ "$seed" = 0 ] || run_opts+=" --seed $seed"
 [ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
-[ -z "$speechocean_dir" ] || run_opts+=" --speechocean-dir $speechocean_dir"
 
 test_sets="test test_$heldout_speaker test_concat"
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
@@ -40,9 +41,12 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   # Digits in a row with pauses around them: the model has to find each digit (see the script).
   local/make_sequences.py --num $num_sequences --nonspeech $num_nonspeech data/train data/train_seq
   extra=
-  if [ -n "$speechocean_dir" ]; then
+  rm -rf data/train_so
+  if [ -n "$speechocean_dir" ] && [ -f "$speechocean_dir/train/text" ]; then
     local/prepare_speechocean_digits.sh "$speechocean_dir" data/train_so
     extra=data/train_so
+  elif [ -n "$speechocean_dir" ]; then
+    echo "$0: note: no speechocean762 at $speechocean_dir: training on FSDD alone (--speechocean-dir DIR adds it)" >&2
   fi
   utils/combine_data.sh data/train_all data/train data/train_seq $extra
   # A recogniser's test: strings of 3-7 test-split digits joined by 0.2-0.5 s pauses (fixed seed).
@@ -76,9 +80,13 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   local/count_words.sh exp/ctc/decode_test_nonspeech/text.{greedy,lm} | tee exp/ctc/decode_test_nonspeech/words
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  so_note=""  # what RESULTS.md says about the extra voices (stage 1 made data/train_so or not)
+  if [ -d data/train_so ]; then
+    so_note=", and the $(wc -l < data/train_so/text) digit strings ($(wc -l < data/train_so/spk2utt) speakers) of speechocean762 (OpenSLR 101, CC BY 4.0)"
+  fi
   utils/write_results.sh --append exp/ctc/decode_test_concat_greedy/word_times \
     --append exp/ctc/decode_test_nonspeech/words RESULTS.md "FSDD: CTC, word-sized BPE units" \
     "cd egs/fsdd/s5 && ./run.sh${epochs:+ --epochs $epochs}$run_opts" \
-    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files, $num_sequences strings of 1-3 training digits and $num_nonspeech recordings of noise alone (empty transcripts)${speechocean_dir:+, and the digit strings of speechocean762 (OpenSLR 101, CC BY 4.0)}. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
+    "Data: Free Spoken Digit Dataset v1.0.10 (Jakobovski et al., CC BY-SA 4.0), 5 speakers; test = index 0-4 of the 4 training speakers; test_$heldout_speaker = every recording of $heldout_speaker, who is not in training; test_concat = 100 strings of 3-7 test digits joined by 0.2-0.5 s pauses (local/make_sequences.py). Training: the training files, $num_sequences strings of 1-3 training digits and $num_nonspeech recordings of noise alone (empty transcripts)$so_note. Lexicon search with a bigram LM of the training text; decode_*_greedy: greedy CTC." \
     $(for s in $test_sets; do echo exp/ctc/decode_$s; done) exp/ctc/decode_test_greedy exp/ctc/decode_test_concat_greedy
 fi
