@@ -83,6 +83,8 @@ class EncoderConfig:
     cell_clip: float = 0.0  # clip cell values c_t to [-cell_clip, cell_clip] (e.g. 50)
     rec_grad_clip: float = 0.0  # clip the derivative back through the recurrence to this 2-norm per
     #                             frame (Kaldi's BackpropTruncationComponent clipping-threshold: 30)
+    proj_max_norm: float = 0.0  # after each update, rescale rows of the recurrent projections to at most
+    #                             this 2-norm (max-norm constraint; bounds r_t as tanh bounds an LSTM's m_t)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -103,6 +105,8 @@ class EncoderConfig:
             raise ValueError(f"lstm_impl {self.lstm_impl!r} is not one of {', '.join(LSTM_IMPLS)}")
         if self.lstm_impl == "torch" and (self.cell != "lstm" or self.nonrec_proj):
             raise ValueError("lstm_impl=torch is for cell=lstm without nonrec_proj (torch.nn.LSTM has neither)")
+        if self.proj_max_norm < 0:
+            raise ValueError(f"proj_max_norm ({self.proj_max_norm}) must be >= 0")
         if self.cell_clip < 0 or self.rec_grad_clip < 0:
             raise ValueError(f"cell_clip ({self.cell_clip}) and rec_grad_clip ({self.rec_grad_clip}) must be >= 0")
         if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip):
@@ -407,9 +411,27 @@ class AcousticModel(nn.Module):
             y = y[d:]
         return self.output(y.transpose(0, 1)), x_lens, new_state
 
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Enforce the parameter constraints after an update (``proj_max_norm``); nothing without them."""
+        c = self.cfg.proj_max_norm
+        if c <= 0:
+            return
+        for layer in self.encoder.layers:
+            for w in _projections(layer):
+                norms = w.norm(dim=-1, keepdim=True)
+                w.mul_((c / norms.clamp(min=1e-12)).clamp(max=1.0))
+
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def _projections(layer: RecurrentLayer) -> list[torch.Tensor]:
+    """The recurrent projections of a layer, rows (last axis H) = output units: (R, H) or (D, R, H)."""
+    if layer.use_nn_lstm:
+        return [w for name, w in layer.lstm.named_parameters() if name.startswith("weight_hr")]
+    return [layer.weight_proj] if layer.weight_proj is not None else []
 
 
 def build_model(cfg: EncoderConfig, input_dim: int, num_outputs: int) -> AcousticModel:

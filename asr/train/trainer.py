@@ -365,6 +365,8 @@ class Trainer:
             if applied:
                 self.scaler.scale(loss / count).backward()
                 applied, norm = self.backend.apply(self.optimizer, self.scaler, params, cfg.optim.grad_clip)
+                if applied:
+                    self.system.model.apply_constraints()
             if not applied:
                 bad += 1
                 what = ("loss" if norm is None else

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                     norms = {k: math.sqrt(sum(float(q.grad.pow(2).sum()) for q in ps if q.grad is not None))
                              for k, ps in groups.items()}
                     norms["total"] = math.sqrt(sum(v * v for v in norms.values()))
-                t.backend.apply(t.optimizer, t.scaler, params, cfg.optim.grad_clip)
+                if t.backend.apply(t.optimizer, t.scaler, params, cfg.optim.grad_clip)[0]:
+                    t.system.model.apply_constraints()
                 t.step += 1
                 if not record:
                     continue

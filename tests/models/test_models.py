@@ -471,3 +471,50 @@ def test_stabiliser_options_are_checked():
         EncoderConfig(rec_grad_clip=-1.0)
     model = build_model(EncoderConfig(hidden=8, layers=2, cell_clip=3.0, rec_grad_clip=30.0), 3, 2)
     assert not model.encoder.layers[0].use_nn_lstm and model.encoder.layers[1].grad_clip == 30.0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lstm-srnn", "lstm-srnn-out", "lstm-gates"])
+def test_folded_projection_is_the_same_function(cell):
+    """fused_recurrence with the projection folded into U (U P on m_{t-1}) == the unfolded loop, values and grads."""
+    from asr.models.cells import MODE, NUM_BLOCKS, NUM_RECURRENT, fused_recurrence
+
+    torch.manual_seed(5)
+    T, D, B, H, R = 7, 2, 3, 6, 4
+    mode = MODE[cell]
+    gx = torch.randn(T, D, B, NUM_BLOCKS[mode] * H, dtype=DTYPE, requires_grad=True)
+    u = (0.5 * torch.randn(D, NUM_RECURRENT[mode] * H, R, dtype=DTYPE)).requires_grad_()
+    p = (0.5 * torch.randn(D, R, H, dtype=DTYPE)).requires_grad_()
+    s0 = torch.randn(D, B, R, dtype=DTYPE, requires_grad=True)
+    c0 = torch.randn(D, B, H, dtype=DTYPE, requires_grad=True) if cell != "lstm-gates" else None
+    inputs = [t for t in (gx, u, p, s0, c0) if t is not None]
+    outs = {}
+    for fold in (False, True):
+        s, m, c = fused_recurrence(gx, u, p, mode, H, s0, c0, fold=fold)
+        w = torch.linspace(-1, 1, s.numel(), dtype=DTYPE).reshape(s.shape)
+        loss = (s * w).sum() + m.pow(2).sum() + c[-1].sum()
+        outs[fold] = (s.detach(), m.detach(), torch.autograd.grad(loss, inputs))
+    torch.testing.assert_close(outs[True][0], outs[False][0])
+    torch.testing.assert_close(outs[True][1], outs[False][1])
+    for a, b in zip(outs[True][2], outs[False][2]):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="grad_clip"):
+        fused_recurrence(gx, u, p, mode, H, fold=True, grad_clip=1.0)
+
+
+@pytest.mark.parametrize("impl", ["fused", "torch"])
+def test_projection_max_norm_constraint(impl):
+    model = build_model(EncoderConfig(cell="lstm", hidden=8, proj=4, layers=2, bidirectional=True,
+                                      lstm_impl=impl, proj_max_norm=0.5), 3, 2)
+    from asr.models.encoder import _projections
+
+    mats = [w for layer in model.encoder.layers for w in _projections(layer)]
+    assert sum(w.numel() for w in mats) == 2 * 2 * 4 * 8  # 2 layers x 2 directions x (4 x 8)
+    with torch.no_grad():
+        for w in mats:
+            w.mul_(10.0)
+        mats[0].view(-1, 8)[0].zero_()  # a row already within the bound is left as it is
+    model.apply_constraints()
+    rows = torch.cat([w.detach().reshape(-1, 8) for w in mats])
+    assert float(rows.norm(dim=-1).max()) <= 0.5 + 1e-6
+    assert float(rows[0].abs().max()) == 0.0
+    assert float(rows[1:].norm(dim=-1).min()) > 0.5 - 1e-6  # rows above the bound end on it
