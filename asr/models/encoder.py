@@ -56,7 +56,7 @@ LSTM_IMPLS = ("auto", "torch", "fused")
 
 def uses_torch_lstm(cfg: EncoderConfig) -> bool:
     """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
-    if cfg.cell != "lstm" or cfg.nonrec_proj or cfg.cell_clip or cfg.rec_grad_clip:
+    if cfg.cell != "lstm" or cfg.nonrec_proj or cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm:
         return False
     return cfg.lstm_impl == "torch" or (cfg.lstm_impl == "auto" and cfg.proj == 0)
 
@@ -83,6 +83,8 @@ class EncoderConfig:
     cell_clip: float = 0.0  # clip cell values c_t to [-cell_clip, cell_clip] (e.g. 50)
     rec_grad_clip: float = 0.0  # clip the derivative back through the recurrence to this 2-norm per
     #                             frame (Kaldi's BackpropTruncationComponent clipping-threshold: 30)
+    gate_norm: bool = False  # layer-normalise each gate block's input-side pre-activation W x_t (fused only;
+    #                          a learnt gain per unit, then the bias): large inputs cannot saturate the gates
     proj_max_norm: float = 0.0  # after each update, rescale rows of the recurrent projections to at most
     #                             this 2-norm (max-norm constraint; bounds r_t as tanh bounds an LSTM's m_t)
 
@@ -109,8 +111,8 @@ class EncoderConfig:
             raise ValueError(f"proj_max_norm ({self.proj_max_norm}) must be >= 0")
         if self.cell_clip < 0 or self.rec_grad_clip < 0:
             raise ValueError(f"cell_clip ({self.cell_clip}) and rec_grad_clip ({self.rec_grad_clip}) must be >= 0")
-        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip):
-            raise ValueError("cell_clip and rec_grad_clip need the fused recurrence (lstm_impl auto or fused)")
+        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip or self.gate_norm):
+            raise ValueError("cell_clip, rec_grad_clip and gate_norm need the fused recurrence (lstm_impl auto, fused)")
         if self.cell_clip and self.cell in ("lstm-srnn-hidden", "lstm-gates"):
             raise ValueError(f"cell_clip: {self.cell} has no recurrent cell state to clip")
         if self.delay and self.bidirectional:
@@ -140,12 +142,14 @@ class RecurrentLayer(nn.Module):
             default: when there is no projection either).
         cell_clip, grad_clip: the fused recurrence's stabilisers (see
             :func:`asr.models.cells.fused_recurrence`; default 0: off).
+        gate_norm: layer-normalise the input-side pre-activation of each gate block over its H
+            units (then a learnt gain ``gate_gain`` (D, blocks, H) and the bias); fused only.
     """
 
     def __init__(self, cell: str, input_size: int, hidden: int, proj: int = 0, nonrec_proj: int = 0,
                  bidirectional: bool = False, forget_bias: float = 1.0, num_layers: int = 1,
                  dropout: float = 0.0, torch_lstm: bool | None = None, cell_clip: float = 0.0,
-                 grad_clip: float = 0.0) -> None:
+                 grad_clip: float = 0.0, gate_norm: bool = False) -> None:
         super().__init__()
         self.cell, self.mode = cell, MODE[cell]
         self.hidden, self.proj, self.nonrec_proj = hidden, proj, nonrec_proj
@@ -156,8 +160,8 @@ class RecurrentLayer(nn.Module):
             torch_lstm = cell == "lstm" and nonrec_proj == 0 and proj == 0
         if torch_lstm and (cell != "lstm" or nonrec_proj):
             raise ValueError("torch.nn.LSTM runs cell=lstm without nonrec_proj only")
-        if torch_lstm and (cell_clip or grad_clip):
-            raise ValueError("cell_clip and grad_clip need the fused recurrence, not torch.nn.LSTM")
+        if torch_lstm and (cell_clip or grad_clip or gate_norm):
+            raise ValueError("cell_clip, grad_clip and gate_norm need the fused recurrence, not torch.nn.LSTM")
         self.use_nn_lstm = torch_lstm
         self.cell_clip, self.grad_clip = cell_clip, grad_clip
         if num_layers != 1 and not self.use_nn_lstm:
@@ -187,6 +191,7 @@ class RecurrentLayer(nn.Module):
                             if proj else None)
         self.weight_nonrec = (nn.Parameter(torch.empty(D, nonrec_proj, H).uniform_(-bound, bound))
                               if nonrec_proj else None)
+        self.gate_gain = nn.Parameter(torch.ones(D, NUM_BLOCKS[self.mode], H)) if gate_norm else None
 
     def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
         """Run the layer from a zero state.
@@ -222,7 +227,12 @@ class RecurrentLayer(nn.Module):
             y, (h, c) = self.lstm(packed, state)
             return pad_packed_sequence(y, total_length=T)[0], (h, c)
         D, H = self.num_directions, self.hidden
-        gx = torch.addmm(self.bias, x.reshape(T * B, -1), self.weight_ih.t())  # all frames at once
+        if self.gate_gain is not None:  # normalise W x_t per gate block, then gain and bias
+            gx = torch.mm(x.reshape(T * B, -1), self.weight_ih.t()).view(T * B, D, -1, H)
+            gx = torch.nn.functional.layer_norm(gx, (H,)) * self.gate_gain
+            gx = gx.reshape(T * B, -1) + self.bias
+        else:
+            gx = torch.addmm(self.bias, x.reshape(T * B, -1), self.weight_ih.t())  # all frames at once
         gx = gx.reshape(T, B, D, -1).transpose(1, 2)  # (T, D, B, G)
         idx = None
         if D == 2:  # the backward direction runs forward over per-utterance reversed input
@@ -276,7 +286,7 @@ class Encoder(nn.Module):
         for _ in range(cfg.layers if not layers else 0):
             layer = RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, cfg.nonrec_proj,
                                    cfg.bidirectional, cfg.forget_bias, torch_lstm=False,
-                                   cell_clip=cfg.cell_clip, grad_clip=cfg.rec_grad_clip)
+                                   cell_clip=cfg.cell_clip, grad_clip=cfg.rec_grad_clip, gate_norm=cfg.gate_norm)
             layers.append(layer)
             size = layer.output_size
         self.layers = nn.ModuleList(layers)

@@ -518,3 +518,21 @@ def test_projection_max_norm_constraint(impl):
     assert float(rows.norm(dim=-1).max()) <= 0.5 + 1e-6
     assert float(rows[0].abs().max()) == 0.0
     assert float(rows[1:].norm(dim=-1).min()) > 0.5 - 1e-6  # rows above the bound end on it
+
+
+def test_gate_norm_makes_the_layer_blind_to_the_input_scale():
+    """With gate_norm, scaling the input (e.g. a growing projection below) leaves the gates' input side unchanged."""
+    torch.manual_seed(6)
+    layer = RecurrentLayer("lstm", 5, 6, proj=3, gate_norm=True).to(DTYPE)
+    x = torch.randn(9, 2, 5, dtype=DTYPE)
+    lens = torch.tensor([9, 5])
+    torch.testing.assert_close(layer(10.0 * x, lens), layer(x, lens), atol=1e-4, rtol=1e-4)  # up to LN eps
+    plain = RecurrentLayer("lstm", 5, 6, proj=3).to(DTYPE)
+    assert not torch.allclose(plain(10.0 * x, lens), plain(x, lens))
+    assert layer.gate_gain.shape == (1, 4, 6)
+    y = layer(x, lens)
+    y.sum().backward()
+    assert layer.gate_gain.grad is not None and float(layer.gate_gain.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="gate_norm"):
+        EncoderConfig(gate_norm=True, lstm_impl="torch")
+    assert not build_model(EncoderConfig(hidden=8, layers=1, gate_norm=True), 3, 2).encoder.layers[0].use_nn_lstm
