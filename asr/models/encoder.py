@@ -8,11 +8,11 @@ output alongside ``r_t`` but not fed back; the layer output is
 ``concat(r_t, p_t)``). Bidirectional layers concatenate the forward and the
 backward outputs.
 
-The full LSTM without any projection runs on ``torch.nn.LSTM`` (oneDNN on CPU,
-cuDNN on GPU) over packed sequences; every other configuration, the LSTMP
+The full LSTM and the BLSTM(P) run on ``torch.nn.LSTM`` (oneDNN on CPU, cuDNN on
+GPU) over packed sequences; every other configuration, the unidirectional LSTMP
 included, runs on :func:`asr.models.cells.fused_recurrence` (``lstm_impl``
-chooses otherwise: ``torch.nn.LSTM(proj_size)`` is several times slower on CPU,
-where oneDNN has no projected LSTM). A padded batch gives each utterance exactly
+chooses otherwise; oneDNN has no projected LSTM, and torch's own loop is slower
+than ours for one direction, faster for two). A padded batch gives each utterance exactly
 the output it gets alone. Parameters saved in one layout load into the other
 (:meth:`Encoder.load_state_dict` converts ``torch.nn.LSTM`` weights).
 
@@ -58,7 +58,10 @@ def uses_torch_lstm(cfg: EncoderConfig) -> bool:
     """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
     if cfg.cell != "lstm" or cfg.nonrec_proj or cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm:
         return False
-    return cfg.lstm_impl == "torch" or (cfg.lstm_impl == "auto" and cfg.proj == 0)
+    # auto: the fused loop only where it was measured faster (tests/bench/train_throughput.py, one
+    # CPU thread, 16 x 200 frames): a unidirectional LSTMP (1.27x nn.LSTM(proj_size) at 128/p64,
+    # 1.11x at 512/p128); bidirectionally torch's is faster (our 0.84x and 0.60x).
+    return cfg.lstm_impl == "torch" or (cfg.lstm_impl == "auto" and (cfg.proj == 0 or cfg.bidirectional))
 
 
 @dataclass
@@ -76,8 +79,8 @@ class EncoderConfig:
     stack: int = 1  # input frames stacked into one vector (current and future frames)
     subsample: int = 1  # keep every subsample-th stacked frame (output frame rate reduction)
     delay: int = 0  # unidirectional only: output t is computed after seeing input frame t + delay
-    # torch (torch.nn.LSTM, proj_size for LSTMP) | fused (asr.models.cells) | auto (torch for the
-    # LSTM without projections, fused otherwise: the fastest on CPU). cell=lstm only.
+    # torch (torch.nn.LSTM, proj_size for LSTMP) | fused (asr.models.cells) | auto (fused for a
+    # unidirectional LSTMP, torch otherwise: the faster on CPU; fused whenever an option below needs it)
     lstm_impl: str = "auto"
     # Stabilisers of deep (projected) LSTMs, fused recurrence only (0 = off):
     cell_clip: float = 0.0  # clip cell values c_t to [-cell_clip, cell_clip] (e.g. 50)

@@ -230,7 +230,7 @@ def test_delay_shifts_outputs() -> None:
 
 
 def test_model_api_and_parameter_count() -> None:
-    cfg = EncoderConfig(hidden=16, proj=8, layers=2, bidirectional=True)
+    cfg = EncoderConfig(hidden=16, proj=8, layers=2, bidirectional=True, lstm_impl="fused")
     model = build_model(cfg, 10, 5)
     assert isinstance(model, AcousticModel)
     assert model.subsample == 1
@@ -331,7 +331,7 @@ def test_state_carried_over_chunks_equals_the_whole_utterance(cell: str, proj: i
     torch.manual_seed(2)
     cfg = EncoderConfig(cell=cell, hidden=7, proj=proj, nonrec_proj=nonrec, layers=layers, lstm_impl=impl)
     enc = Encoder(cfg, 4).to(DTYPE).eval()
-    on_torch = cell == "lstm" and nonrec == 0 and (impl == "torch" or (impl == "auto" and proj == 0))
+    on_torch = cell == "lstm" and nonrec == 0 and (impl == "torch" or (impl == "auto" and proj == 0))  # uni
     assert enc.layers[0].use_nn_lstm == on_torch  # both code paths are covered
     T = 17
     x = torch.randn(T, 2, 4, dtype=DTYPE)
@@ -402,6 +402,9 @@ def test_torch_lstm_weights_load_into_the_fused_layout(bi, proj):
 
 def test_lstmp_runs_fused_by_default():
     assert not build_model(EncoderConfig(cell="lstm", hidden=8, proj=4, layers=1), 3, 2).encoder.layers[0].use_nn_lstm
+    bi = EncoderConfig(cell="lstm", hidden=8, proj=4, layers=1, bidirectional=True)
+    assert build_model(bi, 3, 2).encoder.layers[0].use_nn_lstm  # torch's bidirectional LSTMP is the faster
+    assert not build_model(dataclasses.replace(bi, gate_norm=True), 3, 2).encoder.layers[0].use_nn_lstm
     assert build_model(EncoderConfig(cell="lstm", hidden=8, layers=1), 3, 2).encoder.layers[0].use_nn_lstm
     with pytest.raises(ValueError, match="lstm_impl"):
         EncoderConfig(cell="lstm-srnn", lstm_impl="torch")

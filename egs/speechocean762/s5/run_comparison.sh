@@ -28,7 +28,7 @@
 #   lstm              lstm              uni    270     -     1,601,939      -0.1%
 #   lstmp             lstm (LSTMP)      uni    352   176     1,603,213      -0.1%
 #   blstm             lstm              bi     160     -     1,604,189      reference
-#   blstmp            lstm (LSTMP)      bi     211   106     1,600,493      -0.2%
+#   blstmp            lstm (LSTMP)      bi     211   106     1,605,557      +0.1%
 #   lstm-srnn         lstm-srnn         uni    292     -     1,601,649      -0.2%
 #   lstm-srnn-out     lstm-srnn-out     uni    349     -     1,600,543      -0.2%
 #   lstm-srnn-hidden  lstm-srnn-hidden  uni    485     -     1,604,409      +0.0%
@@ -45,9 +45,9 @@
 # Training times are only comparable when the systems train one after another on an otherwise idle
 # machine (the default), or all under the same load: --jobs 2 --threads 1 keeps both cores of a
 # 2-core machine busy with two one-thread trainings (slowest first), which finishes sooner. On 2
-# CPU cores the reference's 10 epochs take about 50 min (RESULTS.md), and the projected models (on
-# the fused recurrence: torch has no oneDNN kernel for LSTMP) and the deep LSTM run slower per step
-# than it, so the full
+# CPU cores the reference's 10 epochs take about 50 min (RESULTS.md), and the projected models (torch
+# has no oneDNN kernel for LSTMP; the uni LSTMP runs on our fused loop) and the deep LSTM run slower
+# per step than it, so the full
 # comparison at conf/train.yaml's epochs is a night's run; fewer --epochs or a --systems subset
 # give a shorter one. Training step time of every system against the reference at matched size:
 # tests/bench/matched_size.py.
