@@ -41,7 +41,7 @@ from asr.models import EncoderConfig, build_model  # noqa: E402
 # (cell, bidirectional, hidden, proj): the widths of run_comparison.sh (matched to 1.6 M parameters).
 SYSTEMS = {
     "lstm": ("lstm", False, 270, 0),
-    "lstmp": ("lstm", False, 351, 176),
+    "lstmp": ("lstm", False, 352, 176),
     "blstm": ("lstm", True, 160, 0),
     "blstmp": ("lstm", True, 211, 106),
     "lstm-srnn": ("lstm-srnn", False, 292, 0),
