@@ -53,7 +53,7 @@ class FrontendConfig:
     # speaker's as a prior worth this many frames, in training and recognition alike, so that a
     # speaker with little audio (a lone file given to `asr transcribe`) is normalised sensibly
     # (Kaldi's online CMVN: --global-frames 200). 0 = off.
-    cmvn_prior_frames: float = 200.0
+    cmvn_prior_frames: float = 200.0  # cmvn=speaker: the global statistics as a prior worth this many frames
     deltas: int = 0  # delta order: 0 none, 1 deltas, 2 deltas + delta-deltas (Kaldi add-deltas)
     delta_window: int = 2  # delta regression window (Kaldi --delta-window)
     num_freq_masks: int = 0  # SpecAugment frequency masks per utterance (0 = off; training only)

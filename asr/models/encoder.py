@@ -81,7 +81,7 @@ class EncoderConfig:
     delay: int = 0  # unidirectional only: output t is computed after seeing input frame t + delay
     # torch (torch.nn.LSTM, proj_size for LSTMP) | fused (asr.models.cells) | auto (fused for a
     # unidirectional LSTMP, torch otherwise: the faster on CPU; fused whenever an option below needs it)
-    lstm_impl: str = "auto"
+    lstm_impl: str = "auto"  # auto | torch | fused (cell=lstm)
     # Stabilisers of deep (projected) LSTMs, fused recurrence only (0 = off):
     cell_clip: float = 0.0  # clip cell values c_t to [-cell_clip, cell_clip] (e.g. 50)
     rec_grad_clip: float = 0.0  # clip the derivative back through the recurrence to this 2-norm per
