@@ -116,8 +116,7 @@ class System(nn.Module):
     @property
     def needs_cmvn_prior(self) -> bool:
         """Whether a ``cmvn: speaker`` system still needs the global statistics of its speaker prior."""
-        f = self.frontend
-        return f.cfg.cmvn == "speaker" and f.cfg.cmvn_prior_frames > 0 and float(f.global_stats[0, -1]) < 1.0
+        return self.frontend.needs_prior_stats
 
     @property
     def device(self) -> torch.device:

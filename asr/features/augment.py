@@ -167,8 +167,14 @@ def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: flo
             noise = torch.randn(w.numel(), generator=generator, device=gen_device).to(w)
             w = w + noise * (power / 10 ** (snrs[b] / 10)).sqrt()
         out.append(w * gains[b])
-    new_lens = torch.tensor([o.numel() for o in out], dtype=torch.long, device=lens.device)
-    padded = waves.new_zeros(B, int(new_lens.max()) if B else 0)
-    for b, o in enumerate(out):
-        padded[b, : o.numel()] = o
-    return padded, new_lens
+    return repad(waves, out, lens.device)
+
+
+def repad(like: torch.Tensor, waves: list[torch.Tensor], lens_device: torch.device | str = "cpu"
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N_i,) waveforms as one zero-padded (B, max N_i) batch of ``like``'s dtype and device, and their lengths."""
+    lens = torch.tensor([w.shape[0] for w in waves], dtype=torch.long, device=lens_device)
+    padded = like.new_zeros(len(waves), int(lens.max()) if waves else 0)
+    for b, w in enumerate(waves):
+        padded[b, : w.shape[0]] = w
+    return padded, lens

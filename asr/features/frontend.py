@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from asr.config import ConfigError
-from asr.features.augment import perturb_waveforms, spec_augment, speed_perturb
+from asr.features.augment import perturb_waveforms, repad, spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
 from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankOptions
@@ -49,10 +49,9 @@ class FrontendConfig:
     cmvn: str = "global"  # none | global | speaker | utterance
     norm_vars: bool = True  # also normalise variances (Kaldi apply-cmvn --norm-vars)
     cmvn_stats: str = ""  # global statistics file (Kaldi matrix from compute-cmvn-stats); "" = set later
-    # cmvn=speaker: the global statistics (the training set's, stored in the model) are added to each
-    # speaker's as a prior worth this many frames, in training and recognition alike, so that a
-    # speaker with little audio (a lone file given to `asr transcribe`) is normalised sensibly
-    # (Kaldi's online CMVN: --global-frames 200). 0 = off.
+    # The training set's statistics (stored in the model) are added to each speaker's in training and
+    # recognition alike, so that a speaker with little audio (a lone file given to `asr transcribe`)
+    # is normalised sensibly (Kaldi's online CMVN: --global-frames 200). 0 = off.
     cmvn_prior_frames: float = 200.0  # cmvn=speaker: the global statistics as a prior worth this many frames
     deltas: int = 0  # delta order: 0 none, 1 deltas, 2 deltas + delta-deltas (Kaldi add-deltas)
     delta_window: int = 2  # delta regression window (Kaldi --delta-window)
@@ -161,7 +160,17 @@ class Frontend(nn.Module):
     @property
     def needs_global_stats(self) -> bool:
         """True when ``cmvn="global"`` and no statistics have been set yet."""
-        return self.cfg.cmvn == "global" and float(self.global_stats[0, -1]) < 1.0
+        return self.cfg.cmvn == "global" and not self.has_global_stats
+
+    @property
+    def has_global_stats(self) -> bool:
+        """Whether global statistics are set (for ``cmvn: global``, or as the speaker prior)."""
+        return float(self.global_stats[0, -1]) >= 1.0
+
+    @property
+    def needs_prior_stats(self) -> bool:
+        """True when ``cmvn="speaker"`` with a prior (``cmvn_prior_frames``) and no global statistics yet."""
+        return self.cfg.cmvn == "speaker" and self.cfg.cmvn_prior_frames > 0 and not self.has_global_stats
 
     def portable_config(self) -> FrontendConfig:
         """This config with the fbank option file folded into ``fbank_args`` (no file needed to rebuild)."""
@@ -217,11 +226,7 @@ class Frontend(nn.Module):
         gen_device = generator.device if generator is not None else torch.device("cpu")
         pick = torch.randint(len(factors), (waves.shape[0],), generator=generator, device=gen_device).tolist()
         out = [speed_perturb(waves[b, : int(lens[b])], self.sample_rate, factors[k]) for b, k in enumerate(pick)]
-        new_lens = torch.tensor([o.shape[0] for o in out], dtype=torch.long, device=lens.device)
-        padded = waves.new_zeros(len(out), int(new_lens.max()) if out else 0)
-        for b, o in enumerate(out):
-            padded[b, : o.shape[0]] = o
-        return padded, new_lens
+        return repad(waves, out, lens.device)
 
     def dither(self, x: torch.Tensor, x_lens: torch.Tensor, train: bool = False,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -330,10 +335,9 @@ class Frontend(nn.Module):
         (models trained before the prior existed).
         """
         g = self.global_stats
-        count = float(g[0, -1])
-        if self.cfg.cmvn_prior_frames <= 0 or count < 1.0 or g.shape[-1] != spk_stats.shape[-1]:
+        if self.cfg.cmvn_prior_frames <= 0 or not self.has_global_stats or g.shape[-1] != spk_stats.shape[-1]:
             return spk_stats
-        return spk_stats + (self.cfg.cmvn_prior_frames / count) * g.to(spk_stats)
+        return spk_stats + (self.cfg.cmvn_prior_frames / float(g[0, -1])) * g.to(spk_stats)
 
     def extra_repr(self) -> str:
         c = self.cfg

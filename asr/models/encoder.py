@@ -56,12 +56,22 @@ LSTM_IMPLS = ("auto", "torch", "fused")
 
 def uses_torch_lstm(cfg: EncoderConfig) -> bool:
     """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
-    if cfg.cell != "lstm" or cfg.nonrec_proj or cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm:
+    return _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, cfg.lstm_impl,
+                       bool(cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm))
+
+
+def _torch_lstm(cell: str, proj: int, nonrec_proj: int, bidirectional: bool, impl: str = "auto",
+                fused_only: bool = False) -> bool:
+    """The rule of ``lstm_impl``: whether such a layer runs on ``torch.nn.LSTM``.
+
+    ``fused_only``: an option only the fused recurrence has (clipping, gate_norm) is set.
+    """
+    if cell != "lstm" or nonrec_proj or fused_only:
         return False
     # auto: the fused loop only where it was measured faster (tests/bench/train_throughput.py, one
     # CPU thread, 16 x 200 frames): a unidirectional LSTMP (1.27x nn.LSTM(proj_size) at 128/p64,
     # 1.11x at 512/p128); bidirectionally torch's is faster (our 0.84x and 0.60x).
-    return cfg.lstm_impl == "torch" or (cfg.lstm_impl == "auto" and (cfg.proj == 0 or cfg.bidirectional))
+    return impl == "torch" or (impl == "auto" and (proj == 0 or bidirectional))
 
 
 @dataclass
@@ -142,7 +152,7 @@ class RecurrentLayer(nn.Module):
             ``nn.LSTM`` call (default 1).
         dropout: dropout between those stacked layers (default 0.0).
         torch_lstm: run on ``torch.nn.LSTM`` (``cell="lstm"`` without ``nonrec_proj`` only;
-            default: when there is no projection either).
+            default: ``lstm_impl: auto``'s rule, see :func:`uses_torch_lstm`).
         cell_clip, grad_clip: the fused recurrence's stabilisers (see
             :func:`asr.models.cells.fused_recurrence`; default 0: off).
         gate_norm: layer-normalise the input-side pre-activation of each gate block over its H
@@ -160,7 +170,8 @@ class RecurrentLayer(nn.Module):
         D, H = self.num_directions, hidden
         self.output_size = D * ((proj or H) + nonrec_proj)
         if torch_lstm is None:
-            torch_lstm = cell == "lstm" and nonrec_proj == 0 and proj == 0
+            torch_lstm = _torch_lstm(cell, proj, nonrec_proj, bidirectional,
+                                     fused_only=bool(cell_clip or grad_clip or gate_norm))
         if torch_lstm and (cell != "lstm" or nonrec_proj):
             raise ValueError("torch.nn.LSTM runs cell=lstm without nonrec_proj only")
         if torch_lstm and (cell_clip or grad_clip or gate_norm):

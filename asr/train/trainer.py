@@ -23,11 +23,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from asr.batches import UtteranceData, pad_sequences
 from asr.config import ConfigError, from_dict, to_dict, to_yaml
@@ -40,7 +42,7 @@ from asr.train.checkpoint import Checkpointer
 from asr.train.config import ExperimentConfig, OptimConfig
 from asr.train.criteria import CRITERIA, Criterion, make_criterion
 from asr.train.schedule import LRScheduler
-from asr.train.step import Batch, TrainStep
+from asr.train.step import Batch, StepOutput, TrainStep
 
 log = logging.getLogger(__name__)
 
@@ -353,20 +355,10 @@ class Trainer:
             batch = self.make_batch(self.train_data, idx, train=True)
             if batch is None:
                 continue
-            for g in self.optimizer.param_groups:
-                g["lr"] = self.scheduler.lr(self.step)
-            self.optimizer.zero_grad(set_to_none=True)
-            out = self.train_step(batch, train=True)
+            out, applied, norm = self.update(batch, params)
             loss, count = out.loss, out.count
-            if count == 0:
+            if applied is None:
                 continue
-            norm = None
-            applied = bool(torch.isfinite(loss))
-            if applied:
-                self.scaler.scale(loss / count).backward()
-                applied, norm = self.backend.apply(self.optimizer, self.scaler, params, cfg.optim.grad_clip)
-                if applied:
-                    self.system.model.apply_constraints()
             if not applied:
                 bad += 1
                 what = ("loss" if norm is None else
@@ -384,7 +376,6 @@ class Trainer:
                         f"checkpoints in {self.exp} are untouched; lower optim.lr, set optim.grad_clip, or check "
                         f"the data of the utterances named in the warnings")
                 continue
-            self.step += 1
             batch_loss = float(loss.detach())
             tot_loss += batch_loss
             tot_count += count
@@ -407,6 +398,40 @@ class Trainer:
             raise TrainingError(f"epoch {self.epoch}: no training batch gave a loss (empty transcripts? "
                                 f"utterances shorter than their transcripts?)")
         return tot_loss / tot_count
+
+    def update(self, batch: Batch, params: list[nn.Parameter],
+               inspect: Callable[[StepOutput], None] | None = None
+               ) -> tuple[StepOutput, bool | None, torch.Tensor | None]:
+        """One update on a training batch: learning rate, forward, backward, clipped step, constraints.
+
+        Args:
+            batch: from :meth:`make_batch` (``train=True``).
+            params: the optimizer's parameters (the gradient norm is theirs).
+            inspect: called after the backward pass, before clipping and the step (e.g. to read
+                the gradients); default None.
+
+        Returns:
+            ``(out, applied, norm)``: ``applied`` None when the batch has no units to learn from
+            (nothing done), False when its loss (``norm`` None) or gradient (``norm`` its value)
+            was not finite (nothing applied), True when the step was taken and :attr:`step`
+            advanced.
+        """
+        for g in self.optimizer.param_groups:
+            g["lr"] = self.scheduler.lr(self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self.train_step(batch, train=True)
+        if out.count == 0:
+            return out, None, None
+        if not bool(torch.isfinite(out.loss)):
+            return out, False, None
+        self.scaler.scale(out.loss / out.count).backward()
+        if inspect is not None:
+            inspect(out)
+        applied, norm = self.backend.apply(self.optimizer, self.scaler, params, self.cfg.optim.grad_clip)
+        if applied:
+            self.system.model.apply_constraints()
+            self.step += 1
+        return out, applied, norm
 
     @torch.no_grad()
     def evaluate(self, data: UtteranceData) -> dict[str, float]:

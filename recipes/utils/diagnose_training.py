@@ -84,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
 
             layer.forward_state = keep
         params = [q for g in t.optimizer.param_groups for q in g["params"]]
+        norms: dict[str, float] = {}
+
+        def grad_norms(out: object) -> None:  # called by Trainer.update before clipping and the step
+            norms.update({k: math.sqrt(sum(float(q.grad.pow(2).sum()) for q in ps if q.grad is not None))
+                          for k, ps in groups.items()})
+            norms["total"] = math.sqrt(sum(v * v for v in norms.values()))
+
         records = []
         t.system.train()
         epoch = 0
@@ -95,22 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                 batch = t.make_batch(t.train_data, idx, train=True)
                 if batch is None:
                     continue
-                for g in t.optimizer.param_groups:
-                    g["lr"] = t.scheduler.lr(t.step)
-                t.optimizer.zero_grad(set_to_none=True)
-                out = t.train_step(batch, train=True)
-                if out.count == 0 or not torch.isfinite(out.loss):
-                    continue
-                (out.loss / out.count).backward()
                 record = t.step % args.every == 0
-                if record:
-                    norms = {k: math.sqrt(sum(float(q.grad.pow(2).sum()) for q in ps if q.grad is not None))
-                             for k, ps in groups.items()}
-                    norms["total"] = math.sqrt(sum(v * v for v in norms.values()))
-                if t.backend.apply(t.optimizer, t.scaler, params, cfg.optim.grad_clip)[0]:
-                    t.system.model.apply_constraints()
-                t.step += 1
-                if not record:
+                out, applied, _ = t.update(batch, params, grad_norms if record else None)
+                if not applied or not record:
                     continue
                 lens = out.out_lens.cpu()
                 best = out.logits.detach().argmax(-1).cpu()

@@ -25,15 +25,20 @@ def _db(rng: np.random.Generator, lo: float, hi: float) -> float:
     return 10 ** (rng.uniform(lo, hi) / 20)
 
 
+def unit_brown(white: np.ndarray) -> np.ndarray:
+    """Brown (low-frequency) noise of RMS 1 from white noise: integrated, its slow drift (DC) taken out."""
+    x = np.cumsum(white)
+    x -= np.convolve(x, np.ones(201) / 201, mode="same")
+    return x / (x.std() + 1e-12)
+
+
 def make(kind: str, rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     if kind == "silence":
         return np.zeros(n)
     if kind == "white":
         return rng.normal(0, _db(rng, -70, -30), n)
     if kind == "brown":
-        x = np.cumsum(rng.normal(0, 1, n))
-        x -= np.convolve(x, np.ones(201) / 201, mode="same")  # keep it from wandering off (no DC)
-        return x / (x.std() + 1e-12) * _db(rng, -60, -25)
+        return unit_brown(rng.normal(0, 1, n)) * _db(rng, -60, -25)
     f0 = rng.choice([50.0, 60.0])
     t = np.arange(n) / sr
     hum = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))

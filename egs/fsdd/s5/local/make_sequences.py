@@ -25,6 +25,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+from make_nonspeech import unit_brown  # local/, beside this script
 
 from asr.audio import read_audio
 from asr.datadir import DataDir, utt2spk_to_spk2utt
@@ -106,10 +107,8 @@ def _noise(rng: np.random.Generator, sr: int) -> np.ndarray:
     """0.3-2.0 s of white or brown noise at -75 to -30 dB below full scale."""
     n = int(rng.uniform(0.3, 2.0) * sr)
     x = rng.normal(0, 1, n)
-    if rng.random() < 0.5:  # brown: integrated white noise, its slow drift taken out
-        x = np.cumsum(x)
-        x -= np.convolve(x, np.ones(201) / 201, mode="same")
-        x /= x.std() + 1e-12
+    if rng.random() < 0.5:
+        x = unit_brown(x)
     return x * 10 ** (rng.uniform(-75, -30) / 20)
 
 
