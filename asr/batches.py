@@ -19,6 +19,7 @@ utterances, their batches and their loading. A distributed back-end shards
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,14 @@ from asr.errors import AsrError
 from asr.features.frontend import FEATURE_SOURCES
 
 log = logging.getLogger(__name__)
+
+
+def _listing(head: str, lines: Sequence[str], most: int = 20) -> str:
+    """``head:`` then one indented line per item (at most ``most``, then how many more)."""
+    shown = [f"  {line}" for line in lines[:most]]
+    if len(lines) > most:
+        shown.append(f"  ... and {len(lines) - most} more")
+    return "\n".join([f"{head}:", *shown])
 
 
 @dataclass
@@ -110,16 +119,37 @@ class UtteranceData:
         channel: channel of multi-channel audio (default 0); None averages the channels.
         keep_empty: keep utterances whose transcript is empty (default False: drop them with a
             warning); for CTC they are examples of audio without words.
+        min_duration: seconds of input the model needs to give one output frame (e.g. one
+            filterbank window); shorter utterances are bad input (default 0: no minimum).
+
+    Bad utterances (missing, empty, unreadable or too short audio or features) are found when
+    their durations are read and again when they are loaded. Without ``skip_bad`` they raise
+    one :class:`~asr.errors.AsrError` that names every bad utterance found and its file;
+    with it each is logged once, left out, and kept in :attr:`bad` (utterance -> message) for
+    the caller's summary (:meth:`skipped_summary`).
+
+    A data dir given by its path is validated first with Kaldi's rules
+    (:func:`asr.datadir.validate_data_dir`: files sorted and consistent, every utterance with
+    its speaker), so training and decoding never run silently on part of an inconsistent dir.
 
     Raises:
-        AsrError: missing files, no usable utterances.
+        AsrError: an invalid data dir, missing files, bad utterances (unless ``skip_bad``), no
+            usable utterances.
     """
 
     def __init__(self, path: str | DataDir, feature_source: str, sample_rate: int, frame_shift: float,
                  need_text: bool = True, max_duration: float | None = None, cache: bool = True,
-                 skip_bad: bool = False, channel: int | None = 0, keep_empty: bool = False) -> None:
+                 skip_bad: bool = False, channel: int | None = 0, keep_empty: bool = False,
+                 min_duration: float = 0.0) -> None:
         if feature_source not in FEATURE_SOURCES:
             raise AsrError(f"unknown feature source {feature_source!r} ({' | '.join(FEATURE_SOURCES)})")
+        if not isinstance(path, DataDir):  # Kaldi's rules first (utils/validate_data_dir.sh), every command
+            from asr.datadir import validate_data_dir
+
+            for warning in validate_data_dir(path, no_feats=feature_source != "feats", no_text=not need_text,
+                                             no_wav=feature_source == "feats",
+                                             allow_empty_text=True):  # empty ones: dropped below
+                log.info("%s", warning)
         self.data = path if isinstance(path, DataDir) else DataDir.load(path)
         self.path = str(self.data.path if isinstance(path, DataDir) else path)  # as given, for messages
         self.channel = channel
@@ -129,7 +159,11 @@ class UtteranceData:
         self.cache_enabled = cache
         self.skip_bad = skip_bad
         self._cache: dict[str, torch.Tensor] = {}
-        self.bad: set[str] = set()
+        self.bad: dict[str, str] = {}  # utterance -> why it was left out (skip_bad)
+        self.min_duration = min_duration
+        # the same minimum in raw-input units: samples of a waveform, frames of a feature matrix
+        per_second = sample_rate if feature_source == "wav" else 1.0 / frame_shift
+        self._min_len = max(1, math.ceil(min_duration * per_second - 1e-6))
         self._spk_stats: dict[str, torch.Tensor] | None = None
         d = self.data
         if d.utt2spk is None:
@@ -141,7 +175,7 @@ class UtteranceData:
                            f"run steps/make_fbank.sh)")
         if feature_source == "wav" and d.wav_scp is None:
             raise AsrError(f"{self.path}/wav.scp: missing")
-        durations = self._durations(frame_shift)
+        durations, problems = self._durations(frame_shift)
         self.utts: list[Utterance] = []
         long = empty = 0
         for utt in d.utts:
@@ -151,13 +185,25 @@ class UtteranceData:
             if need_text and not text.strip() and not keep_empty:
                 empty += 1
                 continue
+            if utt in problems:
+                continue
             dur = durations.get(utt)
             if dur is None:
                 raise AsrError(f"{self.path}: no duration for utterance {utt} (is it in wav.scp/feats.scp?)")
+            if dur < min_duration:
+                problems[utt] = self._too_short(utt, dur)
+                continue
             if max_duration is not None and dur > max_duration:
                 long += 1
                 continue
             self.utts.append(Utterance(utt, d.utt2spk[utt], text, float(dur)))
+        for utt, message in problems.items():
+            self._reject(utt, message, raise_now=False)
+        if len(problems) == 1 and not skip_bad:
+            raise AsrError(next(iter(problems.values())))
+        if problems and not skip_bad:
+            raise AsrError(_listing(f"{self._where}{len(problems)} bad utterances (skip_bad / --skip-bad "
+                                    f"leaves them out)", list(problems.values())))
         if long:
             log.warning("%s: dropped %d utterances longer than %.1f s", self.path, long, max_duration)
         if empty:
@@ -165,19 +211,80 @@ class UtteranceData:
         if not self.utts:
             raise AsrError(f"{self.path}: no usable utterances")
 
-    def _durations(self, frame_shift: float) -> dict[str, float]:
+    def _durations(self, frame_shift: float) -> tuple[dict[str, float], dict[str, str]]:
+        """Seconds per utterance, and the utterances whose durations could not be read (-> message)."""
         d = self.data
         if d.utt2dur is not None:
-            return dict(d.utt2dur)
+            return dict(d.utt2dur), {}
         if self.feature_source == "feats" and d.utt2num_frames is not None:
-            return {u: int(n) * frame_shift for u, n in d.utt2num_frames.items()}
+            return {u: int(n) * frame_shift for u, n in d.utt2num_frames.items()}, {}
         if self.feature_source == "feats":
             from asr.features.io import read_feats
 
-            return {u: read_feats(spec).shape[0] * frame_shift for u, spec in d.feats_scp.items()}
-        from asr.audio import utterance_durations
+            def one(utt: str) -> float:
+                return read_feats(d.feats_scp[utt]).shape[0] * frame_shift
+            utts = list(d.feats_scp)
+        else:
+            from asr.audio import utterance_durations
 
-        return utterance_durations(d.wav_scp, d.segments)
+            try:  # all at once (pipes and segmented recordings are read once)
+                return utterance_durations(d.wav_scp, d.segments), {}
+            except AsrError:
+                pass  # then one by one, to name every bad utterance
+
+            def one(utt: str) -> float:
+                if d.segments is None:
+                    return utterance_durations({utt: d.wav_scp[utt]}, None)[utt]
+                seg = d.segments[utt]
+                wav = {seg.recording: d.wav_scp[seg.recording]} if seg.recording in d.wav_scp else {}
+                return utterance_durations(wav, {utt: seg})[utt]
+            utts = list(d.segments if d.segments is not None else d.wav_scp)
+        out: dict[str, float] = {}
+        problems: dict[str, str] = {}
+        for utt in utts:
+            try:
+                out[utt] = one(utt)
+            except AsrError as e:
+                problems[utt] = self._message(utt, e)
+        return out, problems
+
+    def source(self, utt: str) -> str:
+        """Where the raw input of ``utt`` comes from: its ``feats.scp`` or ``wav.scp`` entry."""
+        d = self.data
+        if self.feature_source == "feats":
+            return f"{self.path}/feats.scp: {d.feats_scp.get(utt, '(missing)')}"
+        reco = d.segments[utt].recording if d.segments is not None and utt in d.segments else utt
+        entry = d.wav_scp.get(reco, "(missing)")
+        return entry if self.path.startswith("<") else f"{self.path}/wav.scp: {entry}"  # <inputs>: files
+
+    def _message(self, utt: str, e: Exception) -> str:
+        """One line naming the utterance and its file."""
+        text = str(e)
+        return text if utt in text else f"utterance '{utt}' ({self.source(utt)}): {text}"
+
+    def _too_short(self, utt: str, seconds: float) -> str:
+        return (f"utterance '{utt}' ({self.source(utt)}): too short ({seconds:.3f} s; the model needs at "
+                f"least {self.min_duration:.3f} s for one output frame)")
+
+    def _reject(self, utt: str, message: str, raise_now: bool = True) -> None:
+        """Leave ``utt`` out with a warning (``skip_bad``), else raise (``raise_now``)."""
+        if not self.skip_bad:
+            if raise_now:
+                raise AsrError(message)
+            return
+        if utt not in self.bad:
+            log.warning("skipping bad utterance: %s", message)
+            self.bad[utt] = message
+
+    def skipped_summary(self) -> str | None:
+        """One paragraph naming every utterance left out as bad (``skip_bad``), or None."""
+        if not self.bad:
+            return None
+        return _listing(f"{self._where}skipped {len(self.bad)} bad utterance(s)", list(self.bad.values()))
+
+    @property
+    def _where(self) -> str:
+        return "" if self.path.startswith("<") else f"{self.path}: "  # <inputs>: files of the command line
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -207,8 +314,9 @@ class UtteranceData:
     def load(self, indices: Sequence[int]) -> tuple[list[Utterance], list[torch.Tensor]]:
         """Raw inputs of some utterances: waves (N,) or feature matrices (T, F), on CPU.
 
-        Utterances that cannot be read are dropped with a warning when ``skip_bad``
-        (and never tried again), else their :class:`~asr.errors.AsrError` propagates.
+        Utterances that cannot be read, are shorter than ``min_duration`` or hold NaN/inf values
+        are dropped with a warning when ``skip_bad`` (and never tried again), else an
+        :class:`~asr.errors.AsrError` naming the utterance and its file is raised.
         """
         utts, xs = [], []
         for i in indices:
@@ -220,10 +328,13 @@ class UtteranceData:
                 try:
                     x = self._read(u.utt)
                 except AsrError as e:
-                    if not self.skip_bad:
-                        raise
-                    log.warning("skipping unreadable utterance: %s", e)
-                    self.bad.add(u.utt)
+                    self._reject(u.utt, self._message(u.utt, e))
+                    continue
+                if x.shape[0] < self._min_len or not bool(torch.isfinite(x).all()):
+                    per_second = self.sample_rate if self.feature_source == "wav" else 1.0 / self.frame_shift
+                    self._reject(u.utt, self._too_short(u.utt, x.shape[0] / per_second)
+                                 if x.shape[0] < self._min_len else
+                                 f"utterance '{u.utt}' ({self.source(u.utt)}): non-finite (NaN or inf) values")
                     continue
                 if self.cache_enabled:
                     self._cache[u.utt] = x

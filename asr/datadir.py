@@ -1006,6 +1006,11 @@ def subset_data_dir(src: str | os.PathLike, dest: str | os.PathLike, utts: Itera
         spk_set = set(speakers)
         keep = {u for u in keep if data.utt2spk.get(u) in spk_set}
     out = data.subset(keep)
+    if not out.utt2spk:
+        what = "utterance list" if utts is not None else ""
+        what += (" and " if what else "") + "speaker list" if speakers is not None else ""
+        raise DataDirError(f"{src}: the subset is empty: no utterance of {src}/utt2spk matches the "
+                           f"{what or 'selection'}; nothing written to {dest}")
     _write_dir(out, dest)
     log.info("subset_data_dir: reducing #utt from %d to %d (%s -> %s)", len(data.utt2spk),
              len(out.utt2spk or {}), src, dest)

@@ -193,6 +193,9 @@ def score_texts(ref: dict[str, str], hyp: dict[str, str], unit: str = "word", mo
             log.info("%d utterance(s) of %s have no hypothesis in %s and are not scored (--mode present): %s",
                      len(missing), ref_name, hyp_name, _listing(missing))
 
+    if not ref:
+        raise ScoreError(f"{ref_name}: no reference utterances (an empty file?): nothing to score")
+    _warn_case(ref, hyp, ref_name, hyp_name)
     utts = [u for u in ref if u in hyp or mode == "all"]
     ref_toks = [tokenize(ref[u], unit) for u in utts]
     hyp_toks = [tokenize(hyp.get(u, ""), unit) for u in utts]
@@ -207,6 +210,26 @@ def score_texts(ref: dict[str, str], hyp: dict[str, str], unit: str = "word", mo
             per_utt.append(score)
             totals = totals + score.counts
     return totals, per_utt
+
+
+def _casing(texts: dict[str, str]) -> str | None:
+    """``upper`` / ``lower`` when (nearly) every cased letter of ``texts`` is of that case, else None."""
+    upper = lower = 0
+    for t in texts.values():
+        upper += sum(c.isupper() for c in t)
+        lower += sum(c.islower() for c in t)
+    if upper + lower == 0:
+        return None
+    return "upper" if lower <= 0.01 * (upper + lower) else "lower" if upper <= 0.01 * (upper + lower) else None
+
+
+def _warn_case(ref: dict[str, str], hyp: dict[str, str], ref_name: str, hyp_name: str) -> None:
+    """Warn when the reference and the hypotheses are in different cases: scoring is case-sensitive."""
+    r, h = _casing(ref), _casing(hyp)
+    if r and h and r != h:
+        log.warning("%s is in %s case and %s in %s case: scoring is case-sensitive, so every word differs "
+                    "(normalise both the way the model's training did, e.g. asr score --case %s)",
+                    ref_name, r, hyp_name, h, h)
 
 
 def _utt_score(utt: str, r: list[str], h: list[str], chunks: list[jiwer.AlignmentChunk]) -> UttScore:

@@ -103,6 +103,16 @@ class System(nn.Module):
         """Feature frames per model output frame."""
         return int(self.model.subsample)
 
+    def min_duration(self, waves: bool, train: bool = False) -> float:
+        """Seconds of input that give one output frame: one filterbank window of a waveform
+        (``waves``; with the fastest speed perturbation when ``train``), one frame of a feature matrix."""
+        if not waves:
+            return self.frame_shift
+        opts = self.fbank_options
+        samples = opts.window_size if opts.snip_edges else opts.window_shift - opts.window_shift // 2
+        fastest = max(self.frontend.cfg.speed_perturb, default=1.0) if train else 1.0
+        return samples * max(fastest, 1.0) / self.sample_rate
+
     @property
     def input_dim(self) -> int:
         """Feature dimension the model reads (the frontend's output)."""

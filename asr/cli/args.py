@@ -272,3 +272,23 @@ def lexicon_decoder(tokenizer: Any, args: argparse.Namespace, setting: tuple[str
     return LexiconDecoder(tokenizer, args.lm, words, beam=beam_of(args), beam_size_token=args.beam_size_token or None,
                           beam_threshold=args.beam_threshold, lm_weight=float(setting[0]),
                           word_score=-float(setting[1]), work_dir=work_dir)
+
+
+def add_skip_bad_arg(p: argparse.ArgumentParser, what: str = "utterances") -> None:
+    """``--skip-bad``, the same in every subcommand that reads audio or features."""
+    add_bool_arg(p, "--skip-bad", False,
+                 f"leave bad {what} (missing, empty, unreadable, too short) out, name them in a summary, "
+                 f"and exit with status 3 when any was left out (default: name every bad one found and "
+                 f"exit with status 1 before writing anything)")
+
+
+def skipped_status(data: Any, logger: logging.Logger) -> int:
+    """The exit status after ``data`` (an :class:`~asr.batches.UtteranceData`) was processed:
+    0, or :data:`~asr.errors.EXIT_SKIPPED` with a summary of the skipped utterances in the log."""
+    from asr.errors import EXIT_SKIPPED
+
+    summary = data.skipped_summary()
+    if summary is None:
+        return 0
+    logger.warning("%s", summary)
+    return EXIT_SKIPPED

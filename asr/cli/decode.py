@@ -53,9 +53,11 @@ from asr.cli.args import (
     add_lm_args,
     add_logging_args,
     add_model_arg,
+    add_skip_bad_arg,
     beam_of,
     lexicon_decoder,
     lm_grid,
+    skipped_status,
 )
 from asr.errors import AsrError
 
@@ -76,7 +78,7 @@ def build_parser(prog: str = "asr decode") -> argparse.ArgumentParser:
                    help="batch limit: utterances x longest utterance, in feature frames (default 40000)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
-    add_bool_arg(p, "--skip-bad", False, "skip unreadable utterances with a warning (default: stop)")
+    add_skip_bad_arg(p)
     add_bool_arg(p, "--score", True, "write wer/per_utt when the data has text (default: yes; --no-score leaves it "
                                      "to steps/score.sh)")
     p.add_argument("data_dir", help="Kaldi data dir to decode")
@@ -133,7 +135,9 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
     how = (f"lexicon search with {args.lm} (beam {beam}), {len(settings)} LM weight/insertion penalty setting(s)"
            if lexdec else f"prefix beam {beam}" if beam > 1 else "greedy")
     log.info("decoding %d utterances of %s with %s (%s)", len(data), args.data_dir, rec.path, how)
-    refs = dict(data.data.text) if data.data.text is not None and args.score else None
+    # references normalised as training normalised its transcripts (case, white space), as the output is
+    norm = rec.system.tokenizer.normalize
+    refs = {u: norm(t) for u, t in data.data.text.items()} if data.data.text is not None and args.score else None
     t0, audio_s = time.time(), 0.0
     hyps: dict[str, str] = {}
     prepared = []
@@ -149,9 +153,9 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
         log.info("decoded %d utterances (%.1f s of audio) in %.1f s (real-time factor %.4f); wrote %s",
                  len(hyps), audio_s, elapsed, elapsed / max(audio_s, 1e-9), out / "text")
         _write_best(out, hyps, refs, args.data_dir)
-        return 0
+        return skipped_status(data, log)
     log.info("log-posteriors of %.1f s of audio in %.1f s", audio_s, elapsed)
-    return _decode_grid(out, lexdec, prepared, settings, refs, args, audio_s)
+    return _decode_grid(out, lexdec, prepared, settings, refs, args, audio_s) or skipped_status(data, log)
 
 
 def _write_best(out: Path, hyps: dict[str, str], refs: dict[str, str] | None, data_dir: str) -> Any:

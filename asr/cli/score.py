@@ -50,6 +50,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--per-utt", metavar="FILE", default=None, help="write per-utterance alignments here")
     p.add_argument("--output", "-o", metavar="FILE", default=None,
                    help="also write the report lines to FILE (atomically)")
+    p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
+                   help="normalise both texts first (asr.text.normalize: NFC, white space, this case); "
+                        "default keep: compare as written")
     p.add_argument("ref_text", help="reference: Kaldi text file (utt-id words...)")
     p.add_argument("hyp_text", help="hypothesis: Kaldi text file (utt-id words...)")
     add_logging_args(p)
@@ -63,6 +66,11 @@ def main(argv: list[str]) -> int:
     log_command_line(log)
     ref = read_text(args.ref_text)
     hyp = read_text(args.hyp_text)
+    if args.case != "keep":
+        from asr.text.normalize import normalize_text
+
+        ref = {u: normalize_text(t, args.case) for u, t in ref.items()}
+        hyp = {u: normalize_text(t, args.case) for u, t in hyp.items()}
     unit, name = ("char", "CER") if args.cer else ("word", "WER")
     totals, per_utt = score_texts(ref, hyp, unit=unit, mode=args.mode, ref_name=args.ref_text,
                                   hyp_name=args.hyp_text)

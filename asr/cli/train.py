@@ -3,6 +3,9 @@
 Configuration: defaults <- ``--config`` YAML files <- ``--section.field value``
 overrides (e.g. ``--model.cell lstm-srnn --optim.lr 5e-4``). ``--print-config``
 shows every option with its default and meaning.
+
+Exit status: 0, 1 on an error, or 3 when training finished but ``data.skip_bad`` left bad
+utterances out (they are named in the log's last lines).
 """
 
 from __future__ import annotations
@@ -41,8 +44,12 @@ def main(argv: list[str]) -> int:
     import time
     from pathlib import Path
 
+    import logging
+
     from asr.log import log_command_line, setup_logging
     from asr.train.trainer import Trainer
+
+    log = logging.getLogger("asr.train")
 
     # One log file per run, so a resumed run does not overwrite the log of the first one.
     default_log = Path(args.exp_dir) / "log" / f"train.{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -51,4 +58,7 @@ def main(argv: list[str]) -> int:
     trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
                       progress=args.progress and sys.stderr.isatty() and not args.quiet)
     trainer.run()
-    return 0
+    from asr.cli.args import skipped_status
+
+    status = [skipped_status(d, log) for d in (trainer.train_data, trainer.dev_data) if d is not None]
+    return max(status, default=0)

@@ -15,6 +15,11 @@ Word times come from the frames where CTC emits each word's first and last
 token, so they are approximate (CTC posteriors are peaky); a word's confidence
 is the geometric mean of its tokens' posteriors.
 
+Bad inputs (missing, empty, unreadable or too short audio) are all named, one line each,
+before anything is recognised, and the command exits with status 1 writing nothing; with
+``--skip-bad`` the other inputs are transcribed, the bad ones are named in a summary, and the
+exit status is 3 (0 when nothing was left out).
+
 Example: ``asr transcribe --model egs/demo/s5/exp/ctc --format json recordings/``
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import IO
@@ -33,9 +39,11 @@ from asr.cli.args import (
     add_lm_args,
     add_logging_args,
     add_model_arg,
+    add_skip_bad_arg,
     beam_of,
     lexicon_decoder,
     lm_grid,
+    skipped_status,
 )
 from asr.errors import AsrError
 
@@ -58,29 +66,55 @@ def collect_inputs(items: list[str], stdin: IO[str] | None = None) -> list[tuple
     from asr.datadir import read_scp
 
     out: list[tuple[str, str]] = []
+    files: list[int] = []  # indices of the entries named after their files (renamed if names clash)
     for item in items:
         if item == "-":
             for line in (stdin or sys.stdin).read().splitlines():
-                parts = line.strip().split(maxsplit=1)
-                if not parts:
+                line = line.strip()
+                if not line:
                     continue
-                out.append((Path(parts[0]).stem, parts[0]) if len(parts) == 1 else (parts[0], parts[1]))
+                parts = line.split(maxsplit=1)
+                if len(parts) == 1 or Path(line).is_file():  # a path, spaces and all
+                    files.append(len(out))
+                    out.append((file_id(Path(Path(line).name)), line))
+                else:
+                    out.append((parts[0], parts[1]))
             continue
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 raise AsrError(f"{path}: no audio files found in this directory")
-            out += [(str(p.relative_to(path).with_suffix("")).replace("/", "_"), str(p)) for p in found]
+            for p in found:
+                files.append(len(out))
+                out.append((file_id(p.relative_to(path)), str(p)))
         elif path.is_file() and path.suffix == ".scp":
             out += list(read_scp(path).items())
         elif path.is_file():
-            out.append((path.stem, str(path)))
+            files.append(len(out))
+            out.append((file_id(Path(path.name)), str(path)))
         else:
             raise AsrError(f"{path}: no such file or directory")
     if not out:
         raise AsrError("no audio to transcribe")
+    # x.wav and x.flac side by side: both would be 'x'; they become 'x_wav' and 'x_flac'
+    count: dict[str, int] = {}
+    for i in files:
+        count[out[i][0]] = count.get(out[i][0], 0) + 1
+    for i in files:
+        name, src = out[i]
+        if count[name] > 1 and Path(src).suffix:
+            out[i] = (f"{name}_{_SAFE.sub('_', Path(src).suffix[1:])}", src)
     return out
+
+
+_SAFE = re.compile(r"\s+")
+
+
+def file_id(path: Path) -> str:
+    """The utterance id of an audio file: its path without the extension, ``/`` and white space
+    turned into ``_`` (Kaldi ids and CTM fields cannot hold spaces)."""
+    return _SAFE.sub("_", str(path.with_suffix("")).replace("/", "_"))
 
 
 def format_result(name: str, res: object, fmt: str) -> list[str]:
@@ -109,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", type=int, default=0, help="channel of multi-channel audio (default 0); -1 = average")
     p.add_argument("--output", "-o", default="-", help="output file (default - : stdout)")
     add_bool_arg(p, "--progress", True, "a progress bar on a terminal (default: yes)")
+    add_skip_bad_arg(p, "inputs")
     p.add_argument("audio", nargs="+", help="audio files, directories, a wav.scp, or - (a list on stdin)")
     add_logging_args(p)
     return p
@@ -138,7 +173,7 @@ def main(argv: list[str]) -> int:
 
     rec = Recognizer(args.model, device=args.device, beam=beam)
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
-    data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel)
+    data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel, skip_bad=args.skip_bad)
     bar = None
     if args.progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
         from tqdm import tqdm
@@ -158,11 +193,11 @@ def main(argv: list[str]) -> int:
             log.info("transcribed %d/%d", len(lines), len(inputs))
     if bar is not None:
         bar.close()
-    text = "".join(line + "\n" for name, _ in inputs for line in lines[name])
+    text = "".join(line + "\n" for name, _ in inputs for line in lines.get(name, []))
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
         with atomic_write(args.output) as f:
             f.write(text)
-    return 0
+    return skipped_status(data, log)

@@ -82,10 +82,14 @@ class Recognizer:
         s = self.system
         return UtteranceData(data_dir if isinstance(data_dir, DataDir) else str(data_dir), s.feature_source,
                              s.sample_rate, s.frame_shift, need_text=False, cache=False, skip_bad=skip_bad,
-                             channel=channel)
+                             channel=channel, min_duration=s.min_duration(s.feature_source == "wav"))
 
-    def open_files(self, inputs: Sequence[tuple[str, str]], channel: int | None = 0) -> UtteranceData:
+    def open_files(self, inputs: Sequence[tuple[str, str]], channel: int | None = 0,
+                   skip_bad: bool = False) -> UtteranceData:
         """Audio files (``(name, path or "cmd |")`` pairs) as utterances, each its own speaker.
+
+        Bad files (missing, empty, unreadable, too short) are all named in one error, or left out
+        with a warning when ``skip_bad`` (then listed in ``.bad`` of the result).
 
         Raises:
             AsrError: two inputs with the same name (their outputs could not be told apart).
@@ -99,7 +103,7 @@ class Recognizer:
         data = DataDir(Path("<inputs>"), wav_scp=dict(seen), utt2spk={n: n for n in seen})
         s = self.system
         return UtteranceData(data, "wav", s.sample_rate, s.frame_shift, need_text=False, cache=False,
-                             channel=channel)
+                             channel=channel, skip_bad=skip_bad, min_duration=s.min_duration(True))
 
     # -- log-posteriors -------------------------------------------------------------------------
     @torch.no_grad()

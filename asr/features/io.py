@@ -79,8 +79,9 @@ def read_feats(rxspec: str) -> np.ndarray:
 
     try:
         arr = kaldiio.load_mat(rxspec)
-    except (OSError, ValueError, EOFError, RuntimeError, TypeError) as e:
-        raise FeatsError(f"cannot read matrix {rxspec!r}: {e}") from e
+    except (OSError, ValueError, EOFError, RuntimeError, TypeError, AssertionError, KeyError, IndexError) as e:
+        # kaldiio checks truncated or corrupt archives with assert statements
+        raise FeatsError(f"cannot read matrix {rxspec!r}: {e or type(e).__name__} (truncated or corrupt?)") from e
     # kaldiio may return a read-only view of its buffer; torch.from_numpy wants a writable array.
     return arr if arr.flags.writeable else arr.copy()
 

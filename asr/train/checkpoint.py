@@ -13,7 +13,7 @@ from typing import Any
 
 from asr.checkpoint import average_checkpoints, latest_epoch_checkpoint, load_checkpoint, save_checkpoint
 from asr.errors import AsrError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_write, remove_stale_temporaries
 from asr.system import System
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,21 @@ class Checkpointer:
         keep_last: delete epoch checkpoints older than the last N (default 0: keep all); never
             fewer than ``average_last``.
         average_last: ``final.pt`` averages the last N epochs (default 1).
+
+    A training run owns its experiment dir: the temporary files of checkpoint and history
+    writes that a killed run left there are removed when the next run starts (:meth:`clean`).
     """
 
     def __init__(self, exp_dir: str | Path, keep_last: int = 0, average_last: int = 1) -> None:
         self.exp = Path(exp_dir)
         self.keep_last = keep_last
         self.average_last = max(1, average_last)
+
+    def clean(self) -> None:
+        """Remove what an interrupted write left in the dir (``.epoch-N.pt.*.tmp``, ...), with a log line."""
+        for pattern in ("epoch-*.pt", "final.pt", "history.json"):
+            for p in remove_stale_temporaries(self.exp, pattern):
+                log.info("removed %s, left by an interrupted run", p)
 
     def latest(self) -> dict[str, Any] | None:
         """The newest epoch checkpoint of the dir (to resume from), or None."""

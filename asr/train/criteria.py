@@ -38,6 +38,10 @@ class Criterion(Protocol):
         """``(errors, units)`` of the best output against the targets (for the accuracy)."""
         ...
 
+    def min_frames(self, target: torch.Tensor) -> int:
+        """Output frames an utterance needs for its target to be trainable at all."""
+        ...
+
 
 def edit_distance(ref: list[int], hyp: list[int]) -> int:
     """Levenshtein distance between two sequences (substitutions, insertions, deletions all cost 1)."""
@@ -68,6 +72,11 @@ class CTCCriterion:
     def loss(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
              target_lens: torch.Tensor) -> tuple[torch.Tensor, int]:
         return ctc_loss(logits, lens, targets, target_lens, blank=0)
+
+    def min_frames(self, target: torch.Tensor) -> int:
+        """CTC's: one frame per token, and a blank between two equal tokens in a row."""
+        t = target.tolist()
+        return len(t) + sum(a == b for a, b in zip(t, t[1:]))
 
     def errors(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
                target_lens: torch.Tensor) -> tuple[int, int]:

@@ -163,6 +163,7 @@ class Trainer:
         self.exp.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.checkpointer = Checkpointer(self.exp, cfg.train.keep_last, cfg.train.average_last)
+        self.checkpointer.clean()
         resume_state = None
         if resume:
             resume_state = self.checkpointer.latest()
@@ -187,6 +188,9 @@ class Trainer:
             self.system.set_global_cmvn(torch.stack(list(spk.values())).sum(0))
         self.system.to(self.device)
         self.criterion = self.make_criterion()
+        for data in (self.train_data, self.dev_data):
+            if data is not None:
+                self._drop_unalignable(data)
         self.amp = cfg.train.amp and self.device.type == "cuda"
         if cfg.train.amp and not self.amp:
             log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
@@ -224,6 +228,9 @@ class Trainer:
         texts = DataDir.load(cfg.data.train).text
         if texts is None:
             raise AsrError(f"{cfg.data.train}/text: missing (needed for training)")
+        if not any(t.strip() for t in texts.values()):
+            raise AsrError(f"{cfg.data.train}/text: {'every transcript is empty' if texts else 'empty file'}: "
+                           f"nothing to build the {cfg.data.units} units from")
         opts: dict[str, Any] = {}
         if cfg.data.units == "bpe":
             opts["vocab_size"] = cfg.data.bpe_vocab_size
@@ -238,17 +245,43 @@ class Trainer:
         cfg, s = self.cfg, self.system
         if not cfg.data.train:
             raise AsrError("no training data dir: set data.train")
+        waves = s.feature_source == "wav"
         train = UtteranceData(cfg.data.train, s.feature_source, s.sample_rate, s.frame_shift,
                               max_duration=cfg.data.max_duration, cache=cfg.data.cache, skip_bad=cfg.data.skip_bad,
-                              keep_empty=cfg.data.keep_empty)
+                              keep_empty=cfg.data.keep_empty, min_duration=s.min_duration(waves, train=True))
         dev = None
         if cfg.data.dev:
             dev = UtteranceData(cfg.data.dev, s.feature_source, s.sample_rate, s.frame_shift,
-                                cache=cfg.data.cache, skip_bad=cfg.data.skip_bad, keep_empty=cfg.data.keep_empty)
+                                cache=cfg.data.cache, skip_bad=cfg.data.skip_bad, keep_empty=cfg.data.keep_empty,
+                                min_duration=s.min_duration(waves))
         log.info("training on %d utterances (%.2f h) from %s; dev: %s", len(train),
                  sum(train.durations) / 3600, cfg.data.train,
                  f"{len(dev)} utterances from {cfg.data.dev}" if dev else "none")
         return train, dev
+
+    def _drop_unalignable(self, data: UtteranceData) -> None:
+        """Leave out, naming each, the utterances too short for their transcripts.
+
+        CTC cannot align more tokens than output frames (its loss is infinite, then zeroed):
+        such an utterance would train nothing and its absence would go unnoticed.
+        """
+        s = self.system
+        per_frame = s.frame_shift * s.subsample  # seconds per output frame
+        dropped = []
+        for u, target in zip(data.utts, self.criterion.targets(data.utts)):
+            frames = int(u.duration / per_frame + 1e-6)
+            need = self.criterion.min_frames(target)
+            if need > frames:
+                dropped.append(u.utt)
+                log.warning("%s: utterance '%s' cannot be trained on: %d tokens need %d output frames, its "
+                            "%.2f s give %d (%.0f ms each); left out (check its transcript and audio)",
+                            data.path, u.utt, len(target), need, u.duration, frames, 1000 * per_frame)
+        if dropped:
+            keep = set(dropped)
+            data.utts = [u for u in data.utts if u.utt not in keep]
+            log.warning("%s: left out %d utterance(s) too short for their transcripts", data.path, len(dropped))
+            if not data.utts:
+                raise AsrError(f"{data.path}: no utterance is long enough for its transcript")
 
     def make_criterion(self) -> Criterion:
         """The training criterion named by ``train.criterion``."""

@@ -28,7 +28,11 @@ opts=()
 for c in $config; do opts+=(--config "$c"); done
 [ "$resume" = false ] || opts+=(--resume)
 log=$exp/log/train.$(date +%Y%m%d-%H%M%S).log
-$cmd "$log" asr train --no-progress --log-file /dev/null "${opts[@]}" \
-  --data.train "$train" --data.dev "$dev" "$@" "$exp"
+if ! $cmd "$log" asr train --no-progress --log-file /dev/null "${opts[@]}" \
+    --data.train "$train" --data.dev "$dev" "$@" "$exp"; then
+  # exit status 3: trained, but data.skip_bad left bad utterances out (named at the end of the log)
+  grep -q "^# Ended (code 3)" "$log" || exit 1
+  echo "$0: WARNING: bad utterances were left out of training; they are named at the end of $log" >&2
+fi
 grep -h "epoch .*train loss" "$log" | tail -n 1 | sed 's/^.*INFO [^ ]* //' || true
 echo "$0: trained $exp/final.pt (log: $log)"
