@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-
 TMP_SUFFIX = ".tmp"  # temporary files are ``.<name>.<random>.tmp`` next to their target
 
 

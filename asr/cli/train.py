@@ -41,10 +41,9 @@ def main(argv: list[str]) -> int:
     if not args.exp_dir:
         p.error("the experiment dir is required")
 
+    import logging
     import time
     from pathlib import Path
-
-    import logging
 
     from asr.log import log_command_line, setup_logging
     from asr.train.trainer import Trainer
