@@ -47,6 +47,7 @@ import logging
 import math
 import os
 import re
+import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -104,10 +105,15 @@ class _Source:
 
     def describe(self) -> str:
         if self.command is not None:
-            return f"pipe command '{self.command} |'"
+            return f"pipe command '{_clip(self.command)} |'"
         if self.offset is not None:
-            return f"archive entry '{self.path}:{self.offset}'"
-        return f"file '{self.path}'"
+            return f"archive entry '{_clip(str(self.path))}:{self.offset}'"
+        return f"file '{_clip(str(self.path))}'"
+
+
+def _clip(text: str, most: int = 300) -> str:
+    """``text``, or its start and end around '...' when longer than ``most`` characters (messages stay one line)."""
+    return text if len(text) <= most else f"{text[: most - 100]}...({len(text)} characters)...{text[-80:]}"
 
 
 def _who(name: str | None) -> str:
@@ -195,11 +201,16 @@ def _decode_bytes(data: bytes, src: _Source, name: str | None) -> tuple[np.ndarr
 
 def _open(src: _Source, name: str | None) -> sf.SoundFile:
     assert src.path is not None
-    if not src.path.exists():
-        raise AudioError(f"{_who(name)}audio {src.describe()} does not exist")
-    if src.path.is_dir():
+    try:
+        st = src.path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{_who(name)}audio {src.describe()} does not exist") from None
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte in it, no permission ...
+        raise AudioError(f"{_who(name)}cannot open audio {src.describe()}: "
+                         f"{getattr(e, 'strerror', None) or e}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(f"{_who(name)}audio {src.describe()} is a directory")
-    if src.path.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioError(f"{_who(name)}audio {src.describe()} is empty (0 bytes)")
     try:
         return sf.SoundFile(str(src.path))

@@ -21,6 +21,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run tests marked slow (recipes end to end)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Fuzz tests (hypothesis): a fixed set of cases in `make test`, thousands of random ones with --run-slow.
+    try:
+        from hypothesis import settings
+    except ImportError:  # pragma: no cover
+        return
+    settings.register_profile("fixed", max_examples=60, derandomize=True, database=None, print_blob=True)
+    settings.register_profile("slow", max_examples=1500, database=None, print_blob=True)
+    settings.load_profile("slow" if config.getoption("--run-slow") else "fixed")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run_slow = config.getoption("--run-slow")
     try:

@@ -17,6 +17,7 @@ import argparse
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default 1: parallelism comes from the jobs of make_fbank.sh)")
     p.add_argument("--utt2num-frames", default="", help="also write utterance -> number of frames here")
     p.add_argument("--skip-bad", action="store_true",
-                   help="log and skip utterances whose audio cannot be read (default: stop)")
+                   help="log and skip utterances whose audio cannot be read or is shorter than one frame, "
+                        "and exit with status 3 when any was skipped (default: stop with status 1)")
     add_logging_args(p)
     p.add_argument("data_dir", help="data dir with wav.scp (and segments, utt2spk)")
     p.add_argument("ark", help="output archive")
@@ -70,6 +72,11 @@ def main(argv: list[str]) -> int:
         from asr.features.frontend import fbank_args
 
         opts = FbankOptions.from_kaldi_args(fbank_args(opts) + extra)
+    if (Path(args.data_dir) / "utt2spk").is_file():  # a data dir, not a bare wav.scp dir: Kaldi's rules first
+        from asr.datadir import validate_data_dir
+
+        for warning in validate_data_dir(args.data_dir, no_feats=True, no_text=True, allow_empty_text=True):
+            log.info("%s", warning)
     data = DataDir.load(args.data_dir)
     if data.wav_scp is None:
         raise DataDirError(f"{args.data_dir}/wav.scp: missing")
@@ -105,4 +112,9 @@ def main(argv: list[str]) -> int:
              time.time() - t0, sum(num_frames.values()))
     if done == 0 and utts:
         raise AsrError(f"{args.data_dir}: no utterance could be processed")
+    if done < len(utts):  # --skip-bad left some out (named above, one warning each)
+        from asr.errors import EXIT_SKIPPED
+
+        log.warning("%s: skipped %d bad utterance(s) of %d", args.data_dir, len(utts) - done, len(utts))
+        return EXIT_SKIPPED
     return 0

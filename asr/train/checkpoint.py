@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from asr.checkpoint import average_checkpoints, latest_epoch_checkpoint, load_checkpoint, save_checkpoint
+from asr.checkpoint import average_checkpoints, epoch_checkpoints, load_checkpoint, save_checkpoint
 from asr.errors import AsrError
 from asr.fileio import atomic_write, remove_stale_temporaries
 from asr.system import System
@@ -44,9 +44,17 @@ class Checkpointer:
                 log.info("removed %s, left by an interrupted run", p)
 
     def latest(self) -> dict[str, Any] | None:
-        """The newest epoch checkpoint of the dir (to resume from), or None."""
-        path = latest_epoch_checkpoint(self.exp)
-        return load_checkpoint(path) if path is not None else None
+        """The newest readable epoch checkpoint of the dir (to resume from), or None.
+
+        An unreadable one (truncated by a copy, corrupt) is named in the log and an older one is
+        tried, so a crash loop calling ``--resume`` always makes progress.
+        """
+        for path in reversed(epoch_checkpoints(self.exp)):
+            try:
+                return load_checkpoint(path)
+            except AsrError as e:
+                log.warning("--resume: cannot use %s (%s); trying an older checkpoint", path, e)
+        return None
 
     @staticmethod
     def init_from(path: str | Path) -> System:

@@ -72,7 +72,13 @@ $cmd JOB=1:"$nj" "$logdir/make_fbank_${name}.JOB.log" \
   "$asr" compute-fbank "${config_opt[@]}" "${skip_opt[@]}" "$compress_opt" \
     --utt2num-frames "$logdir/utt2num_frames.JOB" \
     "$sdata/JOB" "$fbankdir/raw_fbank_${name}.JOB.ark" "$fbankdir/raw_fbank_${name}.JOB.scp" \
-  || { echo "$0: computing features failed; see $logdir/make_fbank_${name}.*.log" >&2; exit 1; }
+  || {
+    # exit status 3 of a job: done, with bad utterances skipped (--skip-bad); anything else is a failure
+    if grep -L "^# Ended (code [03])" "$logdir"/make_fbank_${name}.*.log | grep -q .; then
+      echo "$0: computing features failed; see $logdir/make_fbank_${name}.*.log" >&2; exit 1
+    fi
+    echo "$0: WARNING: bad utterances were skipped; they are named in $logdir/make_fbank_${name}.*.log" >&2
+  }
 
 # Combine the parts: sorted (C locale), written to a temporary name and renamed.
 for n in $(seq "$nj"); do cat "$fbankdir/raw_fbank_${name}.$n.scp"; done | LC_ALL=C sort -k1,1 > "$data/.feats.scp.tmp"
