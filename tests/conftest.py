@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from hypothesis import settings
     except ImportError:  # pragma: no cover
         return
-    settings.register_profile("fixed", max_examples=60, derandomize=True, database=None, print_blob=True)
+    settings.register_profile("fixed", max_examples=100, derandomize=True, database=None, print_blob=True)
     settings.register_profile("slow", max_examples=1500, database=None, print_blob=True)
     settings.load_profile("slow" if config.getoption("--run-slow") else "fixed")
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from asr.cli.main import main as asr_main
+from asr.errors import EXIT_SKIPPED
 from asr.features.frontend import Frontend, FrontendConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,6 +124,10 @@ def test_compute_fbank_skip_bad(tmp_path, corpora, capsys):
     bad.write_bytes(b"RIFF not really a wave file")
     (data / "wav.scp").write_text((data / "wav.scp").read_text() + f"zz-broken {bad}\n")
     (data / "utt2spk").write_text((data / "utt2spk").read_text() + "zz-broken zz\n")
+    # the data dir stays valid (compute-fbank validates it first)
+    for name, line in (("spk2utt", "zz zz-broken"), ("text", "zz-broken YES")):
+        if (data / name).exists():
+            (data / name).write_text((data / name).read_text() + line + "\n")
     conf = str(tmp_path / "conf" / "fbank.conf")
     ark, scp = tmp_path / "f.ark", tmp_path / "f.scp"
     assert asr_main(["compute-fbank", "--config", conf, "-q", str(data), str(ark), str(scp)]) == 1
@@ -130,7 +135,7 @@ def test_compute_fbank_skip_bad(tmp_path, corpora, capsys):
     assert "zz-broken" in err and "broken.wav" in err
     assert not ark.exists() and not scp.exists()  # nothing half-written
     assert asr_main(["compute-fbank", "--config", conf, "--skip-bad", "-q", "--num-mel-bins=23",
-                     "--utt2num-frames", str(tmp_path / "n"), str(data), str(ark), str(scp)]) == 0
+                     "--utt2num-frames", str(tmp_path / "n"), str(data), str(ark), str(scp)]) == EXIT_SKIPPED
     stored = kaldiio.load_scp(str(scp))
     assert sorted(stored) == sorted(_table(data / "utt2spk"))[:-1]
     assert all(m.shape[1] == 23 for m in stored.values())
