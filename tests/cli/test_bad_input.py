@@ -319,3 +319,23 @@ def test_console_script_bad_audio_has_no_traceback(tiny_model, tmp_path):
     r = subprocess.run([*cmd, "transcribe", "--model", str(tiny_model), str(short)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr and "s.wav" in r.stderr
+
+
+def test_resume_skips_an_unreadable_newest_checkpoint(cli_data, tmp_path, caplog):
+    from asr.config import load_config
+    from asr.train.config import ExperimentConfig
+    from asr.train.trainer import Trainer
+
+    train, _ = cli_data
+    exp = tmp_path / "exp"
+    cfg = load_config(ExperimentConfig, [], tiny_overrides(train, None, train__epochs=2))
+    Trainer(cfg, exp).run()
+    data = (exp / "epoch-2.pt").read_bytes()
+    (exp / "epoch-2.pt").write_bytes(data[: len(data) // 3])  # a copy cut short
+    with caplog.at_level(logging.WARNING):
+        trainer = Trainer(cfg, exp, resume=True)
+    assert "epoch-2.pt" in caplog.text and trainer.epoch == 1
+    (exp / "epoch-1.pt").write_bytes(b"junk")
+    with caplog.at_level(logging.WARNING):
+        assert Trainer(cfg, exp, resume=True).epoch == 0  # nothing usable: from scratch, with a log line
+    assert "starting from scratch" in caplog.text
