@@ -30,6 +30,7 @@ of the whole utterance.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -52,6 +53,25 @@ from asr.models.cells import (
 LayerState: TypeAlias = tuple[torch.Tensor, torch.Tensor]  # (h (L*D, B, R), c (L*D, B, H))
 EncoderState: TypeAlias = list[LayerState]  # one per RecurrentLayer of the encoder
 LSTM_IMPLS = ("auto", "torch", "fused")
+
+
+_TORCH_LAYER = re.compile(r"_l(\d+)(_reverse)?$")
+
+
+def recurrent_layer_of(name: str) -> int | None:
+    """Which recurrent layer (0 = lowest) the parameter ``name`` of an :class:`AcousticModel` belongs to.
+
+    Works for both implementations: our layers (``encoder.layers.K.*``) and one multi-layer
+    ``torch.nn.LSTM`` (``encoder.layers.0.lstm.weight_ih_lK[_reverse]``). None for the output layer.
+    """
+    parts = name.split(".")
+    if parts[:2] != ["encoder", "layers"] or len(parts) < 4:
+        return None
+    if parts[3] == "lstm":
+        m = _TORCH_LAYER.search(parts[-1])
+        if m:
+            return int(parts[2]) + int(m.group(1))
+    return int(parts[2])
 
 
 def uses_torch_lstm(cfg: EncoderConfig) -> bool:

@@ -64,6 +64,12 @@ class TrainConfig:
     keep_last: int = 0  # delete older epoch checkpoints beyond the last N (0 = keep all)
     max_bad_batches: int = 20  # stop after this many batches with a non-finite loss
     tensorboard: bool = True  # write TensorBoard scalars to <exp>/tensorboard
+    # Fine-tuning (steps/finetune.sh): start from another model's frontend, units and weights, with a
+    # fresh optimizer and schedule (asr/train/init.py says what of this config still applies).
+    init_from: str = ""  # checkpoint or experiment dir to start from ("" = a fresh model)
+    init_units: str = "keep"  # init_from: keep | extend (add the new transcripts' units) | new (fresh output layer)
+    freeze_layers: int = 0  # init_from: keep the lowest N recurrent layers fixed
+    early_stop: int = 0  # stop when the dev loss has not improved for N epochs; final.pt then ends at the best (0 = off)
 
 
 @dataclass

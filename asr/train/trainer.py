@@ -20,6 +20,7 @@ summed loss and its count.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -162,7 +163,9 @@ class Trainer:
         self.exp = Path(exp_dir)
         self.exp.mkdir(parents=True, exist_ok=True)
         self.progress = progress
-        self.checkpointer = Checkpointer(self.exp, cfg.train.keep_last, cfg.train.average_last)
+        # early stopping may end at an epoch up to early_stop epochs back: keep those
+        self.checkpointer = Checkpointer(self.exp, cfg.train.keep_last and cfg.train.keep_last + cfg.train.early_stop,
+                                         cfg.train.average_last)
         self.checkpointer.clean()
         resume_state = None
         if resume:
@@ -170,7 +173,8 @@ class Trainer:
             if resume_state is None:
                 log.warning("--resume: no epoch checkpoint in %s; starting from scratch", self.exp)
             else:
-                check_resume(cfg, resume_state)
+                if not cfg.train.init_from:  # a fine-tuning run's system is the init model's, not its config's
+                    check_resume(cfg, resume_state)
                 self.checkpointer.check_can_average(resume_state["epoch"], cfg.train.epochs)
                 log.info("resuming from %s (epoch %d)", resume_state["path"], resume_state["epoch"])
         self.cfg = cfg
@@ -219,12 +223,21 @@ class Trainer:
     def _system(self, resume_state: dict[str, Any] | None) -> System:
         cfg = self.cfg
         if resume_state is not None:
-            return System.from_state(resume_state)
+            system = System.from_state(resume_state)
+            if cfg.train.init_from:
+                self._describe_system(system)
+                if cfg.train.freeze_layers:  # not stored: the same layers again, before the optimizer is built
+                    from asr.train.init import freeze_lowest_layers
+
+                    freeze_lowest_layers(system, cfg.train.freeze_layers)
+            return system
         from asr.datadir import DataDir
         from asr.text import build_tokenizer
 
         if not cfg.data.train:
             raise AsrError("no training data dir: set data.train")
+        if cfg.train.freeze_layers and not cfg.train.init_from:
+            raise ConfigError("train.freeze_layers needs train.init_from (a model to fine-tune)")
         texts = DataDir.load(cfg.data.train).text
         if texts is None:
             raise AsrError(f"{cfg.data.train}/text: missing (needed for training)")
@@ -238,8 +251,22 @@ class Trainer:
             if not cfg.data.lexicon:
                 raise AsrError("data.units=phone needs data.lexicon (a pronunciation lexicon)")
             opts["lexicon"] = cfg.data.lexicon
+        if cfg.train.init_from:
+            from asr.train.init import init_system
+
+            system = init_system(cfg.train.init_from, cfg.frontend, cfg.model, cfg.data.units,
+                                 list(texts.values()), cfg.train.init_units, cfg.train.freeze_layers, opts,
+                                 train_dir=cfg.data.train)
+            self._describe_system(system)
+            return system
         tokenizer = build_tokenizer(cfg.data.units, list(texts.values()), **opts)
         return build_system(cfg.system(), tokenizer)
+
+    def _describe_system(self, system: System) -> None:
+        """The run's config describes the system it trains (written to config.yaml and checkpoints)."""
+        c = self.cfg
+        self.cfg = dataclasses.replace(c, frontend=system.cfg.frontend, model=system.cfg.model,
+                                       data=dataclasses.replace(c.data, units=system.tokenizer.kind))
 
     def _data(self) -> tuple[UtteranceData, UtteranceData | None]:
         cfg, s = self.cfg, self.system
@@ -340,6 +367,8 @@ class Trainer:
             with atomic_write(self.exp / "config.yaml") as f:
                 f.write(to_yaml(cfg))
         writer = self._tensorboard() if self.backend.is_main else None
+        if cfg.train.early_stop and self.dev_data is None:
+            log.warning("train.early_stop needs a dev set (data.dev): training all %d epochs", cfg.train.epochs)
         try:
             while self.epoch < cfg.train.epochs:
                 self.epoch += 1
@@ -364,6 +393,11 @@ class Trainer:
                     writer.flush()
                 if self.backend.is_main:
                     self.save_epoch()
+                best = self._best_epoch()
+                if best is not None and self.epoch - best >= cfg.train.early_stop:
+                    log.info("early stop: no better dev loss for %d epochs (best: epoch %d, %.4f per %s)",
+                             self.epoch - best, best, self.history[best - 1]["dev_loss"], unit)
+                    break
         finally:
             if writer is not None:
                 writer.close()
@@ -505,9 +539,18 @@ class Trainer:
                      rng=rng_state(), step=self.step)
         return self.checkpointer.save_epoch(self.epoch, state, self.history)
 
+    def _best_epoch(self) -> int | None:
+        """With ``train.early_stop`` and a dev set: the epoch of the lowest dev loss so far (else None)."""
+        if not self.cfg.train.early_stop or self.dev_data is None:
+            return None
+        scored = [r for r in self.history if "dev_loss" in r]
+        return min(scored, key=lambda r: r["dev_loss"])["epoch"] if scored else None
+
     def finalize(self) -> Path:
-        """Write ``final.pt``: the average of the last ``train.average_last`` epochs of this run."""
+        """Write ``final.pt``: the average of the last ``train.average_last`` epochs of this run (with
+        ``train.early_stop``: up to the best epoch)."""
+        best = self._best_epoch()
         try:
-            return self.checkpointer.finalize(self.epoch, self.history)
+            return self.checkpointer.finalize(best or self.epoch, self.history)
         except AsrError as e:
             raise TrainingError(str(e)) from None

@@ -37,6 +37,7 @@ import torch
 
 from asr.config import load_config
 from asr.log import setup_logging
+from asr.models.encoder import recurrent_layer_of
 from asr.train.config import ExperimentConfig
 from asr.train.trainer import Trainer
 
@@ -44,9 +45,8 @@ from asr.train.trainer import Trainer
 def _layer_groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
     groups: dict[str, list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
-        parts = name.split(".")
-        key = f"layer{parts[2]}" if parts[:2] == ["encoder", "layers"] else parts[0]
-        groups.setdefault(key, []).append(p)
+        layer = recurrent_layer_of(name)
+        groups.setdefault(f"layer{layer}" if layer is not None else name.split(".")[0], []).append(p)
     return groups
 
 
