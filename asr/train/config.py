@@ -69,7 +69,7 @@ class TrainConfig:
     init_from: str = ""  # checkpoint or experiment dir to start from ("" = a fresh model)
     init_units: str = "keep"  # init_from: keep | extend (add the new transcripts' units) | new (fresh output layer)
     freeze_layers: int = 0  # init_from: keep the lowest N recurrent layers fixed
-    early_stop: int = 0  # stop when the dev loss has not improved for N epochs; final.pt then ends at the best (0 = off)
+    early_stop: int = 0  # stop after N epochs without a better dev loss; final.pt ends at the best (0 = off)
 
 
 @dataclass

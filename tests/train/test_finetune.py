@@ -73,7 +73,8 @@ def test_extend_adds_units_and_keeps_the_rows_it_shares(base, tmp_path):
     w, b = t.system.model.output.weight, t.system.model.output.bias
     for i, tok in enumerate(old):
         j = new.index(tok)
-        assert torch.equal(w[j], init["model"]["output.weight"][i]) and torch.equal(b[j], init["model"]["output.bias"][i])
+        assert torch.equal(w[j], init["model"]["output.weight"][i])
+        assert torch.equal(b[j], init["model"]["output.bias"][i])
     for k, v in t.system.model.state_dict().items():
         if not k.startswith("output."):
             assert torch.equal(v, init["model"][k]), k
