@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "copy-data-dir": ("datadir_tools", "copy a data dir, optionally prefixing utterance/speaker ids"),
     "perturb-data-dir-speed": ("datadir_tools", "make a speed-perturbed copy of a data dir"),
     "compute-utt2dur": ("datadir_tools", "write utt2dur for a data dir"),
+    "prepare": ("prepare", "make a Kaldi data dir from a folder of recordings, a CSV/TSV, JSON Lines or lhotse"),
     "compute-fbank": ("compute_fbank", "compute log-mel filterbank features into Kaldi ark/scp"),
     "compute-cmvn-stats": ("compute_cmvn_stats", "accumulate CMVN statistics (per speaker or global)"),
     "train": ("train", "train an acoustic model (CTC) from Kaldi data dirs"),

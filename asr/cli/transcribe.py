@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import IO
@@ -46,11 +45,9 @@ from asr.cli.args import (
     skipped_status,
 )
 from asr.errors import AsrError
+from asr.prepare import AUDIO_EXTENSIONS, safe_id
 
 log = logging.getLogger("asr.transcribe")
-
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".nist", ".aiff", ".aif",
-                              ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".wave"})
 
 
 def collect_inputs(items: list[str], stdin: IO[str] | None = None) -> list[tuple[str, str]]:
@@ -104,17 +101,13 @@ def collect_inputs(items: list[str], stdin: IO[str] | None = None) -> list[tuple
     for i in files:
         name, src = out[i]
         if count[name] > 1 and Path(src).suffix:
-            out[i] = (f"{name}_{_SAFE.sub('_', Path(src).suffix[1:])}", src)
+            out[i] = (file_id(Path(f"{name}_{Path(src).suffix[1:]}")), src)
     return out
 
 
-_SAFE = re.compile(r"\s+")
-
-
 def file_id(path: Path) -> str:
-    """The utterance id of an audio file: its path without the extension, ``/`` and white space
-    turned into ``_`` (Kaldi ids and CTM fields cannot hold spaces)."""
-    return _SAFE.sub("_", str(path.with_suffix("")).replace("/", "_"))
+    """The utterance id of an audio file: its path without the extension as a Kaldi-safe id."""
+    return safe_id(str(path.with_suffix("")))
 
 
 def format_result(name: str, res: object, fmt: str) -> list[str]:
