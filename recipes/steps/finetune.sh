@@ -6,7 +6,7 @@
 #  e.g.: steps/finetune.sh exp/ctc data/adapt "" exp/ctc_adapt
 # Options:
 #   --epochs N              passes over the new data (default 10; with a dev dir, at most this many)
-#   --lr X                  Adam learning rate, constant (default 0.0003)
+#   --lr X                  Adam learning rate, constant (default 0.001; measured: egs/fsdd/s5/RESULTS_adapt.md)
 #   --freeze-layers K       keep the lowest K recurrent layers fixed (default 0)
 #   --units keep|extend|new the init model's units; theirs plus the new transcripts'; or new ones
 #                           (--data.units ...) with a fresh output layer (default keep)
@@ -18,7 +18,7 @@
 # Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}, as steps/train.sh does.
 set -euo pipefail
 epochs=10
-lr=0.0003
+lr=0.001
 freeze_layers=0
 units=keep
 early_stop=2

@@ -7,13 +7,13 @@
 # Stages: 1 split test_<speaker> into adapt_<speaker> (recording index 0-9 of each digit: 100 files)
 #         and test_<speaker>_rest (index 10-49: 400 files); 2 decode the model on test_<speaker>_rest
 #         and test; 3 fine-tune on adapt_<speaker> (no dev set); 4 decode the fine-tuned model on
-#         the same sets; 5 RESULTS_adapt.md.
+#         the same sets; 5 exp/RESULTS_adapt.md (this run's table; RESULTS_adapt.md holds the seed table).
 set -euo pipefail
 stage=1
 stop_stage=100
 heldout_speaker=theo
 model=exp/ctc
-finetune_opts=  # steps/finetune.sh options, e.g. "--epochs 5 --lr 0.0001 --freeze-layers 1"
+finetune_opts=  # steps/finetune.sh options, e.g. "--epochs 5 --lr 0.0003 --freeze-layers 1"
 nj=1
 . ./cmd.sh
 . ./path.sh
@@ -42,7 +42,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_bigram.arpa $adapted $sets
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  utils/write_results.sh RESULTS_adapt.md "fsdd: $model adapted to $spk with 100 of their recordings" \
+  utils/write_results.sh exp/RESULTS_adapt.md "fsdd: $model adapted to $spk with 100 of their recordings" \
     "cd egs/fsdd/s5 && ./run_adapt.sh${finetune_opts:+ --finetune-opts \"$finetune_opts\"}" \
     "Adaptation data: data/adapt_$spk (recording index 0-9 of each digit); test: the other 400 (index 10-49) and the official test set (speakers seen in training: forgetting). No dev set (steps/finetune.sh's defaults)." \
     $(for s in $sets; do echo $model/decode_$s; done) $(for s in $sets; do echo $adapted/decode_$s; done)
