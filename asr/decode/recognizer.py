@@ -59,9 +59,16 @@ class Recognizer:
 
     def __init__(self, model: str | Path, device: str | torch.device = "cpu", beam: int = 1) -> None:
         self.device = resolve_device(device)
-        state = load_checkpoint(model)
-        self.path = state["path"]
-        self.system = System.from_state(state)
+        from asr.export import is_exported, load_exported
+
+        if is_exported(model):  # an ONNX or TorchScript file of `asr export` (its graph runs on CPU)
+            self.path = Path(model)
+            self.system, _ = load_exported(model)
+            self.device = torch.device("cpu")
+        else:
+            state = load_checkpoint(model)
+            self.path = state["path"]
+            self.system = System.from_state(state)
         self.system.to(self.device)
         self.system.eval()
         self.beam = beam

@@ -385,6 +385,30 @@ def _torch_lstm_to_fused(state_dict: dict, prefix: str, cfg: EncoderConfig) -> N
             state_dict[dst + "weight_proj"] = torch.stack(ps)
 
 
+def fused_to_torch_lstm(state_dict: dict, prefix: str, cfg: EncoderConfig) -> None:
+    """The inverse of :func:`_torch_lstm_to_fused`: the fused layers' parameters as one ``torch.nn.LSTM``'s
+    (``bias_hh`` zero), in place. For a config that ``torch.nn.LSTM`` can run (:func:`_torch_lstm` with
+    ``impl="torch"``)."""
+    H = cfg.hidden
+    order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
+    inverse = torch.argsort(order)
+    dst = prefix + "layers.0.lstm."
+    D = 2 if cfg.bidirectional else 1
+    for k in range(cfg.layers):
+        src = f"{prefix}layers.{k}."
+        w_ih = state_dict.pop(src + "weight_ih").reshape(D, 4 * H, -1)
+        w_hh = state_dict.pop(src + "weight_hh")
+        bias = state_dict.pop(src + "bias").reshape(D, 4 * H)
+        proj = state_dict.pop(src + "weight_proj") if cfg.proj else None
+        for d, suffix in enumerate(["", "_reverse"][:D]):
+            state_dict[f"{dst}weight_ih_l{k}{suffix}"] = w_ih[d][inverse]
+            state_dict[f"{dst}weight_hh_l{k}{suffix}"] = w_hh[d][inverse]
+            state_dict[f"{dst}bias_ih_l{k}{suffix}"] = bias[d][inverse]
+            state_dict[f"{dst}bias_hh_l{k}{suffix}"] = torch.zeros_like(bias[d])
+            if proj is not None:
+                state_dict[f"{dst}weight_hr_l{k}{suffix}"] = proj[d]
+
+
 class AcousticModel(nn.Module):
     """Frame stacking/subsampling -> recurrent encoder -> linear output layer.
 
