@@ -62,7 +62,8 @@ def test_a_fused_lstmp_exports_through_torch_layout(cli_data, tmp_path):
                                                            train__epochs=1, frontend__cmvn="utterance",
                                                            frontend__sample_frequency=8000))
     Trainer(cfg, tmp_path / "exp").run()
-    assert asr_main(["export", "--model", str(tmp_path / "exp"), "--format", "torchscript", str(tmp_path / "m.ts")]) == 0
+    ts = tmp_path / "m.ts"
+    assert asr_main(["export", "--model", str(tmp_path / "exp"), "--format", "torchscript", str(ts)]) == 0
     ref, got = _log_probs(tmp_path / "exp", test), _log_probs(tmp_path / "m.ts", test)
     for u in ref:
         assert torch.allclose(ref[u], got[u], atol=1e-4)
