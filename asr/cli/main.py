@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("decode", "decode a data dir (greedy, beam, or lexicon + LM over a weight grid) and score it"),
     "transcribe": ("transcribe", "transcribe audio files with a trained model"),
     "export": ("export", "write a model as an ONNX or TorchScript file (transcribes on its own)"),
+    "plot": ("plot", "PNG pictures of an experiment's training curves"),
     "score": ("score", "WER/CER of a hypothesis text against a reference"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
     "lm-decode": ("lm_decode", "deprecated alias of decode --lm"),

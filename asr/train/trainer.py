@@ -380,6 +380,8 @@ class Trainer:
                                        "lr": self.scheduler.lr(self.step), "time_s": round(time.time() - t0, 2)}
                 if dev:
                     rec.update(dev_loss=round(dev["loss"], 6), dev_token_acc=round(dev["acc"], 6))
+                if self._intervals:
+                    rec["intervals"] = self._intervals
                 self.history.append(rec)
                 unit = self.criterion.unit
                 log.info("epoch %d/%d: train loss %.4f per %s%s; next lr %.3g; %.1f s", self.epoch,
@@ -415,6 +417,7 @@ class Trainer:
             bar = tqdm(total=len(batches), desc=f"epoch {self.epoch}", unit="batch", leave=False)
         tot_loss, tot_count, bad = 0.0, 0, 0
         win_loss, win_count = 0.0, 0  # since the last log line
+        self._intervals: list[dict[str, float]] = []  # the log lines' losses, into history.json (asr plot)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         for b, idx in enumerate(batches):
             if bar is not None:
@@ -457,6 +460,8 @@ class Trainer:
                              cfg.train.log_interval, win_loss / max(win_count, 1))
                 if writer is not None:
                     writer.add_scalar("train/loss", win_loss / max(win_count, 1), self.step)
+                self._intervals.append({"step": self.step, "loss": round(win_loss / max(win_count, 1), 5),
+                                        "lr": self.scheduler.lr(self.step)})
                 win_loss, win_count = 0.0, 0
         if bar is not None:
             bar.close()

@@ -48,6 +48,10 @@ trap 'rm -f "$tmp" "$block"' EXIT
       epochs=$(grep -c '"epoch"' "$hist")
       echo
       echo "Training: $epochs epochs, ${secs} s ($(dirname "$d"))."
+      # the curves as pictures when matplotlib is there (asr plot; the plot extra)
+      if asr plot -q "$(dirname "$d")" 2>/dev/null; then
+        echo "Training curves: \`$(dirname "$d")/plots/\` (loss.png, accuracy.png, lr.png; \`asr plot $(dirname "$d")\`)."
+      fi
       break
     fi
   done
