@@ -70,3 +70,36 @@ def test_demo_recipe(copy_recipe, run_in_recipe):
     run_in_recipe(s5, "run.sh", "--corpus-dir", str(REPO / "data" / "demo"))
     assert wer(s5 / "exp" / "ctc" / "decode_test") <= 5.0, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()
     assert "%WER" in (s5 / "RESULTS.md").read_text()
+
+
+def test_custom_template_recipe(copy_recipe, run_in_recipe, tmp_path):
+    """egs/custom/s5 end to end on a folder of 'your recordings' (demo files with .txt transcripts):
+    prepare -> decode with the init model -> fine-tune -> decode -> RESULTS.md."""
+    import soundfile as sf
+    from tinydata import tiny_overrides, write_demo_dir
+
+    from asr.config import load_config
+    from asr.train.config import ExperimentConfig
+    from asr.train.trainer import Trainer
+
+    demo = REPO / "data" / "demo"
+    train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
+    cfg = load_config(ExperimentConfig, [], tiny_overrides(train, None, train__epochs=2,
+                                                           frontend__sample_frequency=8000,
+                                                           frontend__cmvn="utterance"))
+    Trainer(cfg, tmp_path / "init").run()
+    rec = tmp_path / "my recordings"
+    rec.mkdir()
+    texts = dict(line.split(maxsplit=1) for line in (demo / "test" / "text").read_text().splitlines())
+    for utt in sorted(texts)[:20]:
+        x, sr = sf.read(str(demo / "test" / f"{utt}.flac"))
+        sf.write(str(rec / f"take {utt}.wav"), x, sr)  # a space in the name, as users' files have
+        (rec / f"take {utt}.txt").write_text(texts[utt])
+    s5 = copy_recipe("custom")
+    run_in_recipe(s5, "run.sh", "--init-model", str(tmp_path / "init"), "--train-src", str(rec),
+                  "--finetune-opts", "--epochs 2")
+    assert len((s5 / "data" / "train" / "utt2spk").read_text().splitlines()) == 18
+    assert len((s5 / "data" / "test" / "utt2spk").read_text().splitlines()) == 2
+    results = (s5 / "RESULTS.md").read_text()
+    assert "exp/init/decode_test" in results and "exp/finetuned/decode_test" in results
+    assert (s5 / "exp" / "finetuned" / "final.pt").is_file()
