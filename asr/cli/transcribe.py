@@ -121,6 +121,49 @@ def format_result(name: str, res: object, fmt: str) -> list[str]:
     return [f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.word} {w.confidence:.4f}" for w in res.words]
 
 
+def _pieces(rec, data, max_segment: float):  # noqa: ANN001, ANN202 - Recognizer, UtteranceData
+    """The inputs as utterances to recognise: each one whole, or (longer than ``max_segment`` s) cut at
+    pauses into pieces (segments of it, its own speaker). Returns ``(data, piece -> (input, offset s))``."""
+    from asr.batches import UtteranceData
+    from asr.datadir import DataDir, Segment
+    from asr.prepare import speech_regions
+
+    long = [i for i, u in enumerate(data.utts) if max_segment > 0 and u.duration > max_segment]
+    if not long:
+        return data, {u.utt: (u.utt, 0.0) for u in data.utts}
+    segments: dict[str, Segment] = {}
+    where: dict[str, tuple[str, float]] = {}
+    for i, u in enumerate(data.utts):
+        regions = [(0.0, -1.0)]
+        if i in long:
+            _, xs = data.load([i])
+            regions = [(s, e) for s, e in speech_regions(xs[0].numpy(), rec.sample_rate, max_segment) if e - s >= 0.1]
+            log.info("%s: %.1f s, cut at pauses into %d pieces of at most %.0f s", u.utt, u.duration, len(regions),
+                     max_segment)
+        for k, (s, e) in enumerate(regions):
+            piece = f"{u.utt}-{k:05d}" if i in long else u.utt
+            segments[piece] = Segment(u.utt, round(s, 3), round(e, 3) if e >= 0 else -1.0)
+            where[piece] = (u.utt, s)
+    wav_scp = {u.utt: data.data.wav_scp[u.utt] for u in data.utts}
+    cut = DataDir(Path("<inputs>"), wav_scp=wav_scp, segments=segments,
+                  utt2spk={p: where[p][0] for p in segments})  # a file's pieces share its CMVN statistics
+    s = rec.system
+    return UtteranceData(cut, "wav", s.sample_rate, s.frame_shift, need_text=False, cache=False,
+                         channel=data.channel, skip_bad=data.skip_bad, min_duration=s.min_duration(True)), where
+
+
+def _joined(parts: list[tuple[float, object]]):  # noqa: ANN202 - a Result
+    """One result from the results of a file's pieces (offset s, Result): texts joined, times shifted."""
+    from asr.decode.recognizer import Result, Word
+
+    if len(parts) == 1 and parts[0][0] == 0.0:
+        return parts[0][1]
+    words = [Word(w.word, round(w.start + off, 3), round(w.end + off, 3), w.confidence)
+             for off, r in parts for w in r.words]
+    return Result(text=" ".join(r.text for _, r in parts if r.text), words=words,
+                  score=sum(r.score for _, r in parts))
+
+
 def _transcribe_streaming(rec, data, args: argparse.Namespace, lines: dict[str, list[str]]) -> None:  # noqa: ANN001
     """Recognise each input chunk by chunk (:class:`asr.decode.streaming.Stream`); log the per-chunk latency."""
     from asr.decode.streaming import Stream
@@ -168,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "recurrent state carried (the same words as a whole-file pass); logs the "
                                        "processing time per chunk")
     p.add_argument("--chunk-ms", type=float, default=200.0, help="--stream: chunk length in ms (default 200)")
+    p.add_argument("--max-segment", type=float, default=30.0,
+                   help="inputs longer than this many seconds are cut at pauses (energy VAD) and recognised "
+                        "piece by piece, with bounded memory; words and times are joined (default 30; 0 = never)")
     p.add_argument("audio", nargs="+", help="audio files, directories, a wav.scp, or - (a list on stdin)")
     add_logging_args(p)
     return p
@@ -198,29 +244,36 @@ def main(argv: list[str]) -> int:
     rec = Recognizer(args.model, device=args.device, beam=beam)
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
     data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel, skip_bad=args.skip_bad)
-    bar = None
-    if args.progress and not args.quiet and sys.stderr.isatty() and len(inputs) > args.batch_size:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(inputs), unit="file", desc="transcribe")
     lines: dict[str, list[str]] = {}
     if args.stream:
         if lexdec is not None:
             raise AsrError("--stream decodes greedily (or with --beam): drop --lm")
         _transcribe_streaming(rec, data, args, lines)
-    for utts, lp, lens in ([] if args.stream else rec.data_log_probs(data, args.max_frames, args.batch_size)):
-        if lexdec is not None:
-            for u, words in zip(utts, lexdec.decode(lp, lens)):
-                lines[u.utt] = [f"{u.utt} {' '.join(words)}".rstrip()]
-        else:
-            for u, res in zip(utts, rec.search(lp, lens)):
-                lines[u.utt] = format_result(u.utt, res, args.format)
+    else:
+        pieces, where = _pieces(rec, data, args.max_segment)
+        bar = None
+        if args.progress and not args.quiet and sys.stderr.isatty() and len(pieces) > args.batch_size:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(pieces), unit="segment" if len(pieces) > len(data) else "file", desc="transcribe")
+        found: dict[str, list[tuple[float, object]]] = {}
+        for utts, lp, lens in rec.data_log_probs(pieces, args.max_frames, args.batch_size):
+            outs = lexdec.decode(lp, lens) if lexdec is not None else rec.search(lp, lens)
+            for u, out in zip(utts, outs):
+                name, offset = where[u.utt]
+                found.setdefault(name, []).append((offset, out))
+            if bar is not None:
+                bar.update(len(utts))
+            elif len(pieces) > 10 * args.batch_size:
+                log.info("transcribed %d/%d", sum(len(v) for v in found.values()), len(pieces))
         if bar is not None:
-            bar.update(len(utts))
-        elif len(inputs) > 10 * args.batch_size:
-            log.info("transcribed %d/%d", len(lines), len(inputs))
-    if bar is not None:
-        bar.close()
+            bar.close()
+        for name, parts in found.items():
+            parts.sort(key=lambda p: p[0])
+            if lexdec is not None:
+                lines[name] = [f"{name} {' '.join(w for _, words in parts for w in words)}".rstrip()]
+            else:
+                lines[name] = format_result(name, _joined(parts), args.format)
     text = "".join(line + "\n" for name, _ in inputs for line in lines.get(name, []))
     if args.output == "-":
         sys.stdout.write(text)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asr.cli.main import main as asr_main
@@ -221,3 +222,32 @@ def test_transcribe_with_a_word_lm_matches_decode(cli_data, tiny_model, tmp_path
     assert asr_main(["transcribe", "--lm", str(lm), "--format", "json", "--model", str(tiny_model),
                      str(test / "wav.scp")]) == 1
     assert "--format text" in capsys.readouterr().err
+
+
+def test_long_recordings_are_cut_at_pauses_and_joined(tiny_model, tmp_path, capsys):
+    """A 70 s recording (demo utterances with 0.6 s pauses) with --max-segment 10: recognised piece by
+    piece, one output line, word times in order and inside the recording."""
+    import soundfile as sf
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "test"
+    parts, rate = [], None
+    for f in sorted(demo.glob("*.flac")):
+        x, rate = sf.read(str(f), dtype="float32")
+        parts += [x, np.zeros(int(0.6 * rate), dtype=np.float32)]
+        if sum(len(p) for p in parts) > 70 * rate:
+            break
+    long = tmp_path / "talk.wav"
+    sf.write(str(long), np.concatenate(parts), rate)
+    duration = sum(len(p) for p in parts) / rate
+    capsys.readouterr()
+    assert asr_main(["transcribe", "--model", str(tiny_model), "--format", "json", "--max-segment", "10",
+                     str(long)]) == 0
+    captured = capsys.readouterr()
+    assert "cut at pauses into" in captured.err
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1
+    obj = json.loads(lines[0])
+    starts = [w["start"] for w in obj["words"]]
+    assert len(starts) > 10 and starts == sorted(starts)
+    assert all(0 <= w["start"] <= w["end"] <= duration + 0.05 for w in obj["words"])
+    assert obj["text"] == " ".join(w["word"] for w in obj["words"])
