@@ -50,13 +50,22 @@ def main(argv: list[str]) -> int:
 
     log = logging.getLogger("asr.train")
 
-    # One log file per run, so a resumed run does not overwrite the log of the first one.
-    default_log = Path(args.exp_dir) / "log" / f"train.{time.strftime('%Y%m%d-%H%M%S')}.log"
-    setup_logging(args.verbose, args.quiet, args.log_file or str(default_log))
+    # One log file per run, so a resumed run does not overwrite the log of the first one. Under torchrun
+    # the main worker (rank 0) writes it; the others write warnings to their own.
+    import os
+
+    rank = int(os.environ.get("RANK", "0")) if os.environ.get("WORLD_SIZE", "1") != "1" else 0
+    stamp = os.environ.get("ASR_LOG_STAMP") or time.strftime("%Y%m%d-%H%M%S")
+    default_log = Path(args.exp_dir) / "log" / f"train.{stamp}{f'.rank{rank}' if rank else ''}.log"
+    log_file = args.log_file if rank == 0 else None
+    setup_logging(args.verbose, args.quiet or rank > 0, log_file or str(default_log))
     log_command_line()
     trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
-                      progress=args.progress and sys.stderr.isatty() and not args.quiet)
-    trainer.run()
+                      progress=args.progress and sys.stderr.isatty() and not args.quiet and rank == 0)
+    try:
+        trainer.run()
+    finally:
+        trainer.backend.close()
     from asr.cli.args import skipped_status
 
     status = [skipped_status(d, log) for d in (trainer.train_data, trainer.dev_data) if d is not None]

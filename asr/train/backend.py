@@ -30,8 +30,21 @@ class Backend(Protocol):
         """The module the loop calls for a batch (a DDP wrapper, or ``step`` itself)."""
         ...
 
-    def shard(self, batches: list[list[int]]) -> list[list[int]]:
-        """This worker's share of an epoch's batches (every worker gets the same number)."""
+    def shard(self, batches: list[list[int]], complete: bool = False) -> list[list[int]]:
+        """This worker's share of an epoch's batches (every worker gets the same number, unless
+        ``complete``: then every batch goes to some worker, for evaluation)."""
+        ...
+
+    def agree(self, count: int, finite: bool) -> tuple[int, bool]:
+        """Units of the global batch, and whether every worker's loss is finite."""
+        ...
+
+    def broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        """Rank 0's tensor on every worker."""
+        ...
+
+    def barrier(self) -> None:
+        """Wait for every worker."""
         ...
 
     def reduce(self, values: list[float]) -> list[float]:
@@ -69,11 +82,24 @@ class SingleProcess:
     def wrap(self, step: nn.Module) -> nn.Module:
         return step
 
-    def shard(self, batches: list[list[int]]) -> list[list[int]]:
+    def shard(self, batches: list[list[int]], complete: bool = False) -> list[list[int]]:
         return batches
 
     def reduce(self, values: list[float]) -> list[float]:
         return list(values)
+
+    def agree(self, count: int, finite: bool) -> tuple[int, bool]:
+        """The units of the global batch and whether its loss is finite everywhere (here: this batch's)."""
+        return count, finite
+
+    def broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def barrier(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def apply(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter],
               grad_clip: float) -> tuple[bool, torch.Tensor]:
@@ -85,3 +111,96 @@ class SingleProcess:
         scaler.step(optimizer)
         scaler.update()
         return True, norm
+
+
+DIST_MODES = ("none", "ddp")
+
+
+class DDP(SingleProcess):
+    """PyTorch DistributedDataParallel over the processes ``torchrun`` started (gloo on CPU, NCCL on GPU).
+
+    Every worker trains on its own shard of each epoch's batches, all with the same number of
+    batches (the few left over by the division are dropped, a different few each epoch as the
+    order is shuffled); gradients are averaged by DDP during the backward pass, so the
+    parameters stay identical; losses and token counts are summed over the workers, so each
+    update is normalised by the global batch's tokens (:meth:`agree`). Rank 0 writes the
+    checkpoints, TensorBoard and the main log.
+
+    Args:
+        amp: as :class:`SingleProcess`.
+        device: this worker's device (``cuda:<local rank>`` on GPUs).
+    """
+
+    def __init__(self, amp: bool = False, device: torch.device | None = None) -> None:
+        import os
+
+        import torch.distributed as dist
+
+        super().__init__(amp)
+        if not dist.is_initialized():
+            if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+                from asr.errors import AsrError
+
+                raise AsrError("train.dist=ddp: start asr train with torchrun (steps/train.sh --nproc N --dist ddp); "
+                               "RANK and WORLD_SIZE are not set")
+            use_nccl = device is not None and device.type == "cuda"
+            dist.init_process_group("nccl" if use_nccl else "gloo")
+        self.dist = dist
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.device = device or torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, step: nn.Module) -> nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
+        import warnings
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # no buffers to keep in sync (no batch norm), and evaluation runs unequal numbers of forward passes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # newer torch renames the option; the meaning holds
+            return DistributedDataParallel(step, device_ids=ids, broadcast_buffers=False)
+
+    def shard(self, batches: list[list[int]], complete: bool = False) -> list[list[int]]:
+        """This worker's batches: every ``world_size``-th. ``complete`` (evaluation, no collective per
+        batch): all of them between the workers; else the same number for each (training)."""
+        mine = batches[self.rank::self.world_size]
+        return mine if complete else mine[: len(batches) // self.world_size]
+
+    def reduce(self, values: list[float]) -> list[float]:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        self.dist.all_reduce(t)
+        return t.tolist()
+
+    def agree(self, count: int, finite: bool) -> tuple[int, bool]:
+        """The global batch's units, and whether every worker's loss is finite (all step, or none do)."""
+        total, bad = self.reduce([float(count), 0.0 if finite else 1.0])
+        return int(total), bad == 0
+
+    def broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        """Rank 0's ``t`` on every worker (statistics computed once)."""
+        t = t.to(self.device).contiguous()
+        self.dist.broadcast(t, src=0)
+        return t.cpu()
+
+    def barrier(self) -> None:
+        self.dist.barrier()
+
+    def close(self) -> None:
+        if self.dist.is_initialized():
+            self.dist.destroy_process_group()
+
+
+def make_backend(mode: str, amp: bool = False, device: torch.device | None = None) -> SingleProcess:
+    """The back-end of ``train.dist``."""
+    if mode == "none":
+        return SingleProcess(amp)
+    if mode == "ddp":
+        return DDP(amp, device)
+    from asr.errors import AsrError
+
+    raise AsrError(f"unknown train.dist {mode!r} ({' | '.join(DIST_MODES)})")

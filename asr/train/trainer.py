@@ -38,7 +38,7 @@ from asr.device import resolve_device
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.system import System, SystemConfig, build_system, portable_system_config, system_config_of
-from asr.train.backend import Backend, SingleProcess
+from asr.train.backend import Backend, make_backend
 from asr.train.checkpoint import Checkpointer
 from asr.train.config import ExperimentConfig, OptimConfig
 from asr.train.criteria import CRITERIA, Criterion, make_criterion
@@ -166,7 +166,16 @@ class Trainer:
         # early stopping may end at an epoch up to early_stop epochs back: keep those
         self.checkpointer = Checkpointer(self.exp, cfg.train.keep_last and cfg.train.keep_last + cfg.train.early_stop,
                                          cfg.train.average_last)
-        self.checkpointer.clean()
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        self.amp = cfg.train.amp and self.device.type == "cuda"
+        if cfg.train.amp and not self.amp:
+            log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
+        self.backend: Backend = backend or make_backend(cfg.train.dist, amp=self.amp, device=self.device)
+        log.info("distributed: %s, %d worker%s", cfg.train.dist if self.backend.world_size > 1 else "none",
+                 self.backend.world_size, "s" if self.backend.world_size > 1 else "")
+        if self.backend.is_main:
+            self.checkpointer.clean()
         resume_state = None
         if resume:
             resume_state = self.checkpointer.latest()
@@ -177,28 +186,27 @@ class Trainer:
                     check_resume(cfg, resume_state)
                 self.checkpointer.check_can_average(resume_state["epoch"], cfg.train.epochs)
                 log.info("resuming from %s (epoch %d)", resume_state["path"], resume_state["epoch"])
-        self.cfg = cfg
-        self.device = resolve_device(cfg.train.device)
         if cfg.train.num_threads > 0:
             torch.set_num_threads(cfg.train.num_threads)
         seed_everything(cfg.train.seed)
         self.system = self._system(resume_state)
         self.train_data, self.dev_data = self._data()
-        if resume_state is None and self.system.needs_global_cmvn:
-            self._global_cmvn()
-        elif resume_state is None and self.system.needs_cmvn_prior:
-            # the training speakers' statistics summed: the prior of frontend.cmvn_prior_frames
-            spk = self.train_data.speaker_stats(self.system.utterance_stats)
-            self.system.set_global_cmvn(torch.stack(list(spk.values())).sum(0))
+        if resume_state is None and (self.system.needs_global_cmvn or self.system.needs_cmvn_prior):
+            stats = torch.zeros_like(self.system.frontend.global_stats)
+            if self.backend.is_main:  # computed once, by the main worker
+                if self.system.needs_global_cmvn:
+                    stats = self._global_cmvn_stats()
+                else:  # the training speakers' statistics summed: the prior of frontend.cmvn_prior_frames
+                    spk = self.train_data.speaker_stats(self.system.utterance_stats)
+                    stats = torch.stack(list(spk.values())).sum(0)
+            self.system.set_global_cmvn(self.backend.broadcast(stats))
+        if self.backend.world_size > 1:  # the same initial model, but each worker its own dropout/augmentation
+            seed_everything(cfg.train.seed + 1009 * self.backend.rank)
         self.system.to(self.device)
         self.criterion = self.make_criterion()
         for data in (self.train_data, self.dev_data):
             if data is not None:
                 self._drop_unalignable(data)
-        self.amp = cfg.train.amp and self.device.type == "cuda"
-        if cfg.train.amp and not self.amp:
-            log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
-        self.backend: Backend = backend or SingleProcess(amp=self.amp)
         self.train_step = self.backend.wrap(TrainStep(self.system, self.criterion, amp=self.amp))
         self.optimizer = self._optimizer()
         o = cfg.optim
@@ -323,7 +331,7 @@ class Trainer:
             return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
         raise AsrError(f"unknown optimizer {o.optimizer!r} (adam | sgd)")
 
-    def _global_cmvn(self) -> None:
+    def _global_cmvn_stats(self) -> torch.Tensor:
         """One pass over the training inputs to estimate global CMVN statistics."""
         t0 = time.time()
         stats = None
@@ -335,8 +343,8 @@ class Trainer:
             stats = s if stats is None else stats + s
         if stats is None:
             raise TrainingError("no readable training utterance for the CMVN statistics")
-        self.system.set_global_cmvn(stats)
         log.info("global CMVN statistics over %d frames (%.1f s)", int(stats[0, -1]), time.time() - t0)
+        return stats
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         """This epoch's batches of training utterance indices, this worker's share of them."""
@@ -403,7 +411,12 @@ class Trainer:
         finally:
             if writer is not None:
                 writer.close()
-        return self.finalize()
+        if not self.backend.is_main:
+            self.backend.barrier()  # the main worker writes final.pt
+            return self.exp / "final.pt"
+        path = self.finalize()
+        self.backend.barrier()
+        return path
 
     def train_epoch(self, writer: Any = None) -> float:
         """One pass over the training data; returns the loss per unit."""
@@ -492,11 +505,14 @@ class Trainer:
             g["lr"] = self.scheduler.lr(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         out = self.train_step(batch, train=True)
-        if out.count == 0:
+        # over every worker's batch: all of them step, or none (a distributed step is collective)
+        count, finite = self.backend.agree(out.count, bool(torch.isfinite(out.loss)))
+        if count == 0:
             return out, None, None
-        if not bool(torch.isfinite(out.loss)):
+        if not finite:
             return out, False, None
-        self.scaler.scale(out.loss / out.count).backward()
+        # normalised by the global batch's units (DDP averages the workers' gradients: hence world_size)
+        self.scaler.scale(out.loss * self.backend.world_size / count).backward()
         if inspect is not None:
             inspect(out)
         applied, norm = self.backend.apply(self.optimizer, self.scaler, params, self.cfg.optim.grad_clip)
@@ -511,7 +527,7 @@ class Trainer:
         self.system.eval()
         d = self.cfg.data
         tot_loss = tot_count = errs = units = 0.0
-        for idx in self.backend.shard(data.batches(d.max_frames, d.max_utts)):
+        for idx in self.backend.shard(data.batches(d.max_frames, d.max_utts), complete=True):
             batch = self.make_batch(data, idx, train=False)
             if batch is None:
                 continue

@@ -7,12 +7,17 @@
 #   --config "FILE ..."    YAML experiment config(s), later ones override earlier ones
 #                          (see `asr train --print-config`)
 #   --resume true|false    continue from the newest epoch checkpoint in <exp-dir> (default false)
+#   --nproc N              worker processes on this machine (default 1); N > 1 runs `asr train` under
+#                          torchrun with --dist (one thread each unless --train.num_threads says otherwise)
+#   --dist MODE            distributed training mode with --nproc > 1: ddp (default ddp)
 # Everything after <exp-dir> is passed to `asr train` as config overrides.
 # Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}.
 set -euo pipefail
 cmd=utils/run.pl
 config=
 resume=false
+nproc=1
+dist=ddp
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -lt 3 ]; then
@@ -28,7 +33,13 @@ opts=()
 for c in $config; do opts+=(--config "$c"); done
 [ "$resume" = false ] || opts+=(--resume)
 log=$exp/log/train.$(date +%Y%m%d-%H%M%S).log
-if ! $cmd "$log" asr train --no-progress --log-file /dev/null "${opts[@]}" \
+launch=(asr train)
+if [ "$nproc" -gt 1 ]; then
+  # torchrun starts the workers (gloo on CPU, NCCL on GPU); each logs with its rank
+  launch=(torchrun --standalone --nproc-per-node "$nproc" --no-python asr train --train.dist "$dist"
+          --train.num_threads 1)
+fi
+if ! $cmd "$log" "${launch[@]}" --no-progress --log-file /dev/null "${opts[@]}" \
     --data.train "$train" --data.dev "$dev" "$@" "$exp"; then
   # exit status 3: trained, but data.skip_bad left bad utterances out (named at the end of the log)
   grep -q "^# Ended (code 3)" "$log" || exit 1

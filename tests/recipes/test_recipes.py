@@ -103,3 +103,13 @@ def test_custom_template_recipe(copy_recipe, run_in_recipe, tmp_path):
     results = (s5 / "RESULTS.md").read_text()
     assert "exp/init/decode_test" in results and "exp/finetuned/decode_test" in results
     assert (s5 / "exp" / "finetuned" / "final.pt").is_file()
+
+
+@pytest.mark.slow
+def test_yesno_recipe_ddp_two_workers(corpora, copy_recipe, run_in_recipe):
+    """yesno trained by 2 DDP workers (torchrun, gloo) reaches the single-process target."""
+    s5 = copy_recipe("yesno")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "yesno"), "--nproc", "2")
+    log = "".join(p.read_text() for p in (s5 / "exp" / "ctc" / "log").glob("train.*.log"))
+    assert "distributed: ddp, 2 workers" in log
+    assert wer(s5 / "exp" / "ctc" / "decode_test") == 0.0, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()

@@ -3,7 +3,7 @@
 # data/demo (espeak-ng voices saying digits and commands; see data/demo/README.md). Needs no
 # download and no other corpus: `make demo` runs it.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--nj N] [--epochs N]
-#                 [--seed N] [--train-opts "--section.field value ..."]
+#                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 1 data prep + a bigram LM of the training text, 2 train (features on the fly),
 #         3 decode (lexicon + LM search; greedy for comparison) + score, 4 RESULTS.md.
 set -euo pipefail
@@ -14,12 +14,15 @@ nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
 train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
+nproc=1     # training worker processes (steps/train.sh --nproc; > 1 runs torchrun)
+dist=ddp    # distributed mode with --nproc > 1 (steps/train.sh --dist)
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
 run_opts=""  # the options that change the training, for RESULTS.md
 [ "$seed" = 0 ] || run_opts+=" --seed $seed"
 [ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
+[ "$nproc" = 1 ] || run_opts+=" --nproc $nproc --dist $dist"
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   local/prepare_data.sh "$corpus_dir" data
@@ -29,7 +32,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   # shellcheck disable=SC2086
-  steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train "" exp/ctc \
+  steps/train.sh --cmd "$train_cmd" --nproc "$nproc" --dist "$dist" --config conf/train.yaml data/train "" exp/ctc \
     --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then

@@ -4,7 +4,7 @@
 # index 5-9 of it as a dev set for the learning-rate schedule). One speaker is also held out of
 # training entirely: test_<speaker> measures the WER on an unseen voice.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
-#                 [--speechocean-dir DIR] [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."]
+#                 [--speechocean-dir DIR] [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 0 download (only with --download true), 1 data prep (with digit strings: training
 #         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row; test_nonspeech,
 #         silence and noise), 2 bigram LM of the
@@ -25,12 +25,15 @@ nj=1
 epochs=  # empty = conf/train.yaml's
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
 train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
+nproc=1     # training worker processes (steps/train.sh --nproc; > 1 runs torchrun)
+dist=ddp    # distributed mode with --nproc > 1 (steps/train.sh --dist)
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
 run_opts=""  # the options that change the training, for RESULTS.md
 [ "$seed" = 0 ] || run_opts+=" --seed $seed"
 [ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
+[ "$nproc" = 1 ] || run_opts+=" --nproc $nproc --dist $dist"
 
 test_sets="test test_$heldout_speaker test_concat"
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
@@ -62,7 +65,7 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   # shellcheck disable=SC2086
-  steps/train.sh --cmd "$train_cmd" --config conf/train.yaml data/train_all data/dev exp/ctc \
+  steps/train.sh --cmd "$train_cmd" --nproc "$nproc" --dist "$dist" --config conf/train.yaml data/train_all data/dev exp/ctc \
     --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

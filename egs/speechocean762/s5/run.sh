@@ -6,7 +6,7 @@
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
 #                 [--train-config "conf/train.yaml ..."] [--resume true|false] [--seed N]
-#                 [--train-opts "--section.field value ..."]
+#                 [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
 #         the best system and its tuned LM setting, 8 RESULTS.md (the table between its
@@ -28,6 +28,8 @@ train_config=conf/train.yaml  # stage 5: config file(s), e.g. "conf/train.yaml c
 resume=false                 # stage 5: continue each system from its newest epoch checkpoint
 seed=0      # train.seed: initialisation, batch order, dropout and augmentation
 train_opts= # more `asr train` overrides for the training stage, e.g. "--train.epochs 30 --optim.lr 0.002"
+nproc=1     # training worker processes (steps/train.sh --nproc; > 1 runs torchrun)
+dist=ddp    # distributed mode with --nproc > 1 (steps/train.sh --dist)
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -66,7 +68,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for sys in $systems; do
     # shellcheck disable=SC2086
-    steps/train.sh --cmd "$train_cmd" --config "$train_config conf/units_$sys.yaml" --resume $resume \
+    steps/train.sh --cmd "$train_cmd" --nproc "$nproc" --dist "$dist" --config "$train_config conf/units_$sys.yaml" --resume $resume \
       data/train_sp data/dev exp/ctc_$sys --train.seed "$seed" ${epochs:+--train.epochs $epochs} $train_opts
   done
 fi
