@@ -155,9 +155,9 @@ class DDP(SingleProcess):
         return self.rank == 0
 
     def wrap(self, step: nn.Module) -> nn.Module:
-        from torch.nn.parallel import DistributedDataParallel
-
         import warnings
+
+        from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
         # no buffers to keep in sync (no batch norm), and evaluation runs unequal numbers of forward passes
