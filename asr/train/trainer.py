@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -168,6 +169,9 @@ class Trainer:
                                          cfg.train.average_last)
         self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
+        if cfg.train.dist != "none" and self.device.type == "cuda" and os.environ.get("LOCAL_RANK"):
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # one GPU per torchrun worker
+            torch.cuda.set_device(self.device)
         self.amp = cfg.train.amp and self.device.type == "cuda"
         if cfg.train.amp and not self.amp:
             log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
