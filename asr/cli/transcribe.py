@@ -13,7 +13,10 @@ Output formats:
 
 Word times come from the frames where CTC emits each word's first and last
 token, so they are approximate (CTC posteriors are peaky); a word's confidence
-is the geometric mean of its tokens' posteriors.
+is the geometric mean of its tokens' posteriors. A *bidirectional* model may emit
+a token anywhere its context allows, early or late (an FSDD BLSTM emitted digits
+0.37 s early until it was trained with padded audio: egs/fsdd/s5/RESULTS.md), so
+its json output says so in ``"times"``, and its times are a guide, not an alignment.
 
 Bad inputs (missing, empty, unreadable or too short audio) are all named, one line each,
 before anything is recognised, and the command exits with status 1 writing nothing; with
@@ -110,14 +113,22 @@ def file_id(path: Path) -> str:
     return safe_id(str(path.with_suffix("")))
 
 
-def format_result(name: str, res: object, fmt: str) -> list[str]:
-    """Output lines for one recognised input in ``fmt`` (text | json | ctm)."""
+TIMES_UNI = "ctc-emissions"  # the json "times" field: where the word times come from
+TIMES_BI = "ctc-emissions, bidirectional model: may be early or late"
+
+
+def format_result(name: str, res: object, fmt: str, times: str | None = None) -> list[str]:
+    """Output lines for one recognised input in ``fmt`` (text | json | ctm); ``times``: the json
+    ``"times"`` field (how far to trust the word times), left out when None."""
     if fmt == "text":
         return [f"{name} {res.text}".rstrip()]
     if fmt == "json":
-        return [json.dumps({"name": name, "text": res.text,
-                            "words": [{"word": w.word, "start": w.start, "end": w.end,
-                                       "confidence": w.confidence} for w in res.words]}, ensure_ascii=False)]
+        obj = {"name": name, "text": res.text,
+               "words": [{"word": w.word, "start": w.start, "end": w.end, "confidence": w.confidence}
+                         for w in res.words]}
+        if times:
+            obj["times"] = times
+        return [json.dumps(obj, ensure_ascii=False)]
     return [f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.word} {w.confidence:.4f}" for w in res.words]
 
 
@@ -181,7 +192,7 @@ def _transcribe_streaming(rec, data, args: argparse.Namespace, lines: dict[str, 
         wave = xs[0].numpy()
         for start in range(0, len(wave), chunk):
             stream.accept(wave[start: start + chunk])
-        lines[utts[0].utt] = format_result(utts[0].utt, stream.finish(), args.format)
+        lines[utts[0].utt] = format_result(utts[0].utt, stream.finish(), args.format, TIMES_UNI)
         latencies += stream.latencies
         audio_s += len(wave) / rec.sample_rate
     if latencies:
@@ -245,6 +256,7 @@ def main(argv: list[str]) -> int:
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
     data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel, skip_bad=args.skip_bad)
     lines: dict[str, list[str]] = {}
+    times = TIMES_BI if getattr(rec.system.cfg.model, "bidirectional", False) else TIMES_UNI
     if args.stream:
         if lexdec is not None:
             raise AsrError("--stream decodes greedily (or with --beam): drop --lm")
@@ -273,7 +285,7 @@ def main(argv: list[str]) -> int:
             if lexdec is not None:
                 lines[name] = [f"{name} {' '.join(w for _, words in parts for w in words)}".rstrip()]
             else:
-                lines[name] = format_result(name, _joined(parts), args.format)
+                lines[name] = format_result(name, _joined(parts), args.format, times)
     text = "".join(line + "\n" for name, _ in inputs for line in lines.get(name, []))
     if args.output == "-":
         sys.stdout.write(text)

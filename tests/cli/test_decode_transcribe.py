@@ -54,6 +54,7 @@ def test_transcribe_formats_and_inputs(cli_data, tiny_model, tmp_path, capsys, m
     assert [o["name"] for o in objs] == [line.split()[0] for line in (test / "wav.scp").read_text().splitlines()]
     for o in objs:
         assert o["text"] == " ".join(w["word"] for w in o["words"])
+        assert o["times"] == "ctc-emissions"  # the tiny model is unidirectional (bidirectional ones say so)
         for w in o["words"]:
             assert 0 <= w["start"] < w["end"] and 0 <= w["confidence"] <= 1
     # ctm from a list on stdin, into a file

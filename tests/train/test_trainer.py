@@ -262,7 +262,7 @@ def test_backend_and_train_step_are_the_seams_of_the_loop(tiny_data, tmp_path):
             step.forward = counted
             return step
 
-        def shard(self, batches):
+        def shard(self, batches, complete=False):
             calls["shard"] += 1
             return batches[::2]  # this "worker" takes every other batch
 
