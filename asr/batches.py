@@ -28,18 +28,10 @@ import numpy as np
 import torch
 
 from asr.datadir import DataDir
-from asr.errors import AsrError
+from asr.errors import AsrError, listing
 from asr.features.frontend import FEATURE_SOURCES
 
 log = logging.getLogger(__name__)
-
-
-def _listing(head: str, lines: Sequence[str], most: int = 20) -> str:
-    """``head:`` then one indented line per item (at most ``most``, then how many more)."""
-    shown = [f"  {line}" for line in lines[:most]]
-    if len(lines) > most:
-        shown.append(f"  ... and {len(lines) - most} more")
-    return "\n".join([f"{head}:", *shown])
 
 
 @dataclass
@@ -202,7 +194,7 @@ class UtteranceData:
         if len(problems) == 1 and not skip_bad:
             raise AsrError(next(iter(problems.values())))
         if problems and not skip_bad:
-            raise AsrError(_listing(f"{self._where}{len(problems)} bad utterances (skip_bad / --skip-bad "
+            raise AsrError(listing(f"{self._where}{len(problems)} bad utterances (skip_bad / --skip-bad "
                                     f"leaves them out)", list(problems.values())))
         if long:
             log.warning("%s: dropped %d utterances longer than %.1f s", self.path, long, max_duration)
@@ -280,7 +272,7 @@ class UtteranceData:
         """One paragraph naming every utterance left out as bad (``skip_bad``), or None."""
         if not self.bad:
             return None
-        return _listing(f"{self._where}skipped {len(self.bad)} bad utterance(s)", list(self.bad.values()))
+        return listing(f"{self._where}skipped {len(self.bad)} bad utterance(s)", list(self.bad.values()))
 
     @property
     def _where(self) -> str:

@@ -4,6 +4,17 @@ The ``asr`` command catches :class:`AsrError` and prints its message without a
 traceback; everything else is a bug and keeps its traceback.
 """
 
+from collections.abc import Sequence
+
+
+def listing(head: str, lines: Sequence[str], most: int = 20) -> str:
+    """A message naming several bad items: ``head:`` then one indented line per item (at most
+    ``most``, then how many more)."""
+    shown = [f"  {line}" for line in lines[:most]]
+    if len(lines) > most:
+        shown.append(f"  ... and {len(lines) - most} more")
+    return "\n".join([f"{head}:", *shown])
+
 
 class AsrError(Exception):
     """Bad input or a failed precondition that the user can fix; the message names the file."""

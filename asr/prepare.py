@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from asr.datadir import DataDir, Segment, utt2spk_to_spk2utt, validate_data_dir
-from asr.errors import AsrError
+from asr.errors import AsrError, listing
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +396,7 @@ def prepare(src: str | os.PathLike, dest: str | os.PathLike, speaker_regex: str 
             text[utt] = row.text if (row.text and len(pieces) == 1) else ""
     problems.sort(key=_line_key)
     if problems and not skip_bad:
-        raise PrepareError(_listing(f"{src}: {len(problems)} bad row(s) (--skip-bad leaves them out; "
+        raise PrepareError(listing(f"{src}: {len(problems)} bad row(s) (--skip-bad leaves them out; "
                                     f"nothing written)", problems))
     for line in problems:
         log.warning("skipping: %s", line)
@@ -445,9 +445,3 @@ def _unique(base: str, taken: dict[str, Any]) -> str:
     while f"{base}_{n}" in taken:
         n += 1
     return f"{base}_{n}"
-
-
-def _listing(head: str, lines: list[str], most: int = 20) -> str:
-    shown = [f"  {line}" for line in lines[:most]] + ([f"  ... and {len(lines) - most} more"]
-                                                       if len(lines) > most else [])
-    return "\n".join([f"{head}:", *shown])
