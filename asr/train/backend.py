@@ -47,6 +47,10 @@ class Backend(Protocol):
         """Wait for every worker."""
         ...
 
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
+        """The hook of schemes that act every K batches (model averaging)."""
+        ...
+
     def reduce(self, values: list[float]) -> list[float]:
         """Sums of ``values`` over the workers."""
         ...
@@ -101,6 +105,9 @@ class SingleProcess:
     def close(self) -> None:
         pass
 
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
+        """Called with the number of this epoch's batches done (before each batch and at the epoch's end)."""
+
     def apply(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter],
               grad_clip: float) -> tuple[bool, torch.Tensor]:
         scaler.unscale_(optimizer)
@@ -113,7 +120,7 @@ class SingleProcess:
         return True, norm
 
 
-DIST_MODES = ("none", "ddp")
+DIST_MODES = ("none", "ddp", "model-avg")
 
 
 class DDP(SingleProcess):
@@ -195,12 +202,56 @@ class DDP(SingleProcess):
             self.dist.destroy_process_group()
 
 
-def make_backend(mode: str, amp: bool = False, device: torch.device | None = None) -> SingleProcess:
+class ModelAveraging(DDP):
+    """Kaldi nnet3's parallel training: each worker updates its own copy of the model on its own
+    batches (its own optimizer state), and every ``every`` batches, and at each epoch's end, the
+    workers' parameters are replaced by their average (an all-reduce). Between averagings the
+    workers talk only to sum losses; an update is normalised by the worker's own batch.
+
+    Args:
+        every: batches between averagings (``train.avg_every``).
+    """
+
+    def __init__(self, amp: bool = False, device: torch.device | None = None, every: int = 10) -> None:
+        super().__init__(amp, device)
+        if every < 1:
+            from asr.errors import AsrError
+
+            raise AsrError(f"train.avg_every must be >= 1, got {every}")
+        self.every = every
+        self.averagings = 0
+
+    def wrap(self, step: nn.Module) -> nn.Module:
+        return step  # no gradient all-reduce: each worker steps alone
+
+    def agree(self, count: int, finite: bool) -> tuple[int, bool]:
+        return count * self.world_size, finite  # the trainer divides by world_size / count: the local mean
+
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
+        if not epoch_end and done % self.every:
+            return
+        with torch.no_grad():
+            params = [p for p in system.parameters()]
+            flat = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in params]).to(self.device)
+            self.dist.all_reduce(flat)
+            flat /= self.world_size
+            offset = 0
+            for p in params:
+                n = p.numel()
+                p.copy_(flat[offset: offset + n].view_as(p).to(p.dtype))
+                offset += n
+        self.averagings += 1
+
+
+def make_backend(mode: str, amp: bool = False, device: torch.device | None = None,
+                 avg_every: int = 10) -> SingleProcess:
     """The back-end of ``train.dist``."""
     if mode == "none":
         return SingleProcess(amp)
     if mode == "ddp":
         return DDP(amp, device)
+    if mode == "model-avg":
+        return ModelAveraging(amp, device, avg_every)
     from asr.errors import AsrError
 
     raise AsrError(f"unknown train.dist {mode!r} ({' | '.join(DIST_MODES)})")

@@ -64,7 +64,8 @@ class TrainConfig:
     keep_last: int = 0  # delete older epoch checkpoints beyond the last N (0 = keep all)
     max_bad_batches: int = 20  # stop after this many batches with a non-finite loss
     tensorboard: bool = True  # write TensorBoard scalars to <exp>/tensorboard
-    dist: str = "none"  # none | ddp (DistributedDataParallel under torchrun: steps/train.sh --nproc N --dist ddp)
+    dist: str = "none"  # none | ddp | model-avg, under torchrun (steps/train.sh --nproc N --dist MODE)
+    avg_every: int = 10  # dist=model-avg: average the workers' parameters every N batches (and at epoch ends)
     # Fine-tuning (steps/finetune.sh): start from another model's frontend, units and weights, with a
     # fresh optimizer and schedule (asr/train/init.py says what of this config still applies).
     init_from: str = ""  # checkpoint or experiment dir to start from ("" = a fresh model)

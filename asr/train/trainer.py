@@ -175,7 +175,8 @@ class Trainer:
         self.amp = cfg.train.amp and self.device.type == "cuda"
         if cfg.train.amp and not self.amp:
             log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
-        self.backend: Backend = backend or make_backend(cfg.train.dist, amp=self.amp, device=self.device)
+        self.backend: Backend = backend or make_backend(cfg.train.dist, amp=self.amp, device=self.device,
+                                                        avg_every=cfg.train.avg_every)
         log.info("distributed: %s, %d worker%s", cfg.train.dist if self.backend.world_size > 1 else "none",
                  self.backend.world_size, "s" if self.backend.world_size > 1 else "")
         if self.backend.is_main:
@@ -439,6 +440,8 @@ class Trainer:
         for b, idx in enumerate(batches):
             if bar is not None:
                 bar.update(1)
+            if b:
+                self.backend.after_batches(b, self.system)  # model averaging every K batches, else nothing
             batch = self.make_batch(self.train_data, idx, train=True)
             if batch is None:
                 continue
@@ -482,6 +485,7 @@ class Trainer:
                 win_loss, win_count = 0.0, 0
         if bar is not None:
             bar.close()
+        self.backend.after_batches(len(batches), self.system, epoch_end=True)
         tot_loss, tot_count = self.backend.reduce([tot_loss, float(tot_count)])
         if tot_count == 0:
             raise TrainingError(f"epoch {self.epoch}: no training batch gave a loss (empty transcripts? "

@@ -9,7 +9,7 @@
 #   --resume true|false    continue from the newest epoch checkpoint in <exp-dir> (default false)
 #   --nproc N              worker processes on this machine (default 1); N > 1 runs `asr train` under
 #                          torchrun with --dist (one thread each unless --train.num_threads says otherwise)
-#   --dist MODE            distributed training mode with --nproc > 1: ddp (default ddp)
+#   --dist MODE            distributed training mode with --nproc > 1: ddp | model-avg (default ddp)
 # Everything after <exp-dir> is passed to `asr train` as config overrides.
 # Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}.
 set -euo pipefail

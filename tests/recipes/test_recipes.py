@@ -106,10 +106,11 @@ def test_custom_template_recipe(copy_recipe, run_in_recipe, tmp_path):
 
 
 @pytest.mark.slow
-def test_yesno_recipe_ddp_two_workers(corpora, copy_recipe, run_in_recipe):
-    """yesno trained by 2 DDP workers (torchrun, gloo) reaches the single-process target."""
+@pytest.mark.parametrize("mode", ["ddp", "model-avg"])
+def test_yesno_recipe_two_workers(corpora, copy_recipe, run_in_recipe, mode):
+    """yesno trained by 2 workers (torchrun, gloo) of each distributed mode reaches the single-process target."""
     s5 = copy_recipe("yesno")
-    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "yesno"), "--nproc", "2")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "yesno"), "--nproc", "2", "--dist", mode)
     log = "".join(p.read_text() for p in (s5 / "exp" / "ctc" / "log").glob("train.*.log"))
-    assert "distributed: ddp, 2 workers" in log
+    assert f"distributed: {mode}, 2 workers" in log
     assert wer(s5 / "exp" / "ctc" / "decode_test") == 0.0, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()

@@ -1,4 +1,5 @@
-"""DDP under torchrun (2 CPU workers, gloo): training, the rank in every log line, and resuming with 1."""
+"""DDP and model averaging under torchrun (2 CPU workers, gloo): training, the rank in every log line,
+and resuming with 1."""
 
 from __future__ import annotations
 
@@ -23,17 +24,19 @@ def _args(train: Path, dev: Path, **extra: object) -> list[str]:
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
-def test_ddp_two_workers_train_and_resume_with_one(tmp_path):
+@pytest.mark.parametrize("mode", ["ddp", "model-avg"])
+def test_two_workers_train_and_resume_with_one(tmp_path, mode):
     train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
     dev = write_demo_dir(tmp_path / "dev", "test", ["s11-010", "s12-011"])
     exp = tmp_path / "exp"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     r = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--no-python", "asr", "train",
-                        "--train.dist", "ddp", *_args(train, dev, train__epochs=2), str(exp)],
+                        "--train.dist", mode, "--train.avg_every", "3", *_args(train, dev, train__epochs=2),
+                        str(exp)],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     main_log = next(p for p in (exp / "log").glob("train.*.log") if ".rank" not in p.name).read_text()
-    assert "distributed: ddp, 2 workers" in main_log and "[rank 0]" in main_log
+    assert f"distributed: {mode}, 2 workers" in main_log and "[rank 0]" in main_log
     assert list((exp / "log").glob("train.*.rank1.log"))
     assert (exp / "final.pt").is_file() and (exp / "epoch-2.pt").is_file()
     import json
