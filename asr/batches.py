@@ -167,7 +167,8 @@ class UtteranceData:
                            f"run steps/make_fbank.sh)")
         if feature_source == "wav" and d.wav_scp is None:
             raise AsrError(f"{self.path}/wav.scp: missing")
-        durations, problems = self._durations(frame_shift)
+        durations, unreadable = self._durations(frame_shift)
+        problems: dict[str, str] = {}
         self.utts: list[Utterance] = []
         long = empty = 0
         for utt in d.utts:
@@ -177,7 +178,8 @@ class UtteranceData:
             if need_text and not text.strip() and not keep_empty:
                 empty += 1
                 continue
-            if utt in problems:
+            if utt in unreadable:
+                problems[utt] = unreadable[utt]
                 continue
             dur = durations.get(utt)
             if dur is None:
