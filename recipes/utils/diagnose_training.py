@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Measure what happens in the first updates of a training run: for a model that does not learn.
 
-Usage: utils/diagnose_training.py [--updates 300] [--every 10] [--json FILE] <config.yaml>...
-                                  [--section.field value ...]
+Usage: utils/diagnose_training.py [--updates 300] [--every 10] [--json FILE] [--lr-range LO HI]
+                                  <config.yaml>... [--section.field value ...]
 
 Builds the trainer of ``asr train`` from the same configs and overrides (``data.train`` etc.),
 then runs ``--updates`` updates of its first epoch(s) exactly as ``asr train`` would (same batches,
@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--updates", type=int, default=300, help="updates to run (default 300)")
     p.add_argument("--every", type=int, default=10, help="record every N updates (default 10)")
     p.add_argument("--json", help="write the records here, one JSON object per line")
+    p.add_argument("--lr-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="a learning-rate range test (Smith 2017): the learning rate grows exponentially from LO "
+                        "to HI over the updates instead of following optim.*; the summary names the rate where "
+                        "the smoothed loss falls fastest and where it starts to diverge")
     p.add_argument("configs", nargs="+", help="YAML configs, then --section.field value overrides")
     args, rest = p.parse_known_args(argv)
     overrides, i = [], 0
@@ -92,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
             norms["total"] = math.sqrt(sum(v * v for v in norms.values()))
 
         records = []
+        if args.lr_range:
+            lo, hi = args.lr_range
+            if not 0 < lo < hi:
+                p.error("--lr-range: need 0 < LO < HI")
+            span = max(args.updates - 1, 1)
+            t.scheduler.lr = lambda step: lo * (hi / lo) ** min(step / span, 1.0)  # type: ignore[method-assign]
         t.system.train()
         epoch = 0
         while t.step < args.updates:
@@ -131,7 +141,26 @@ def main(argv: list[str] | None = None) -> int:
               + "  ".join(f"{r['out_rms'][k]:10.4f}" for k in sorted(r["out_rms"])))
     if dev:
         print(f"after {t.step} updates: dev loss {dev['loss']:.4f}, dev token accuracy {100 * dev['acc']:.2f}%")
+    if args.lr_range and len(records) > 3:
+        print(lr_range_summary(records))
     return 0
+
+
+def lr_range_summary(records: list[dict], beta: float = 0.9) -> str:
+    """Where a range test's smoothed loss (exponential average, bias-corrected) falls fastest per
+    decade of learning rate, and the first rate where it is above 4x its minimum (divergence)."""
+    smooth, avg = [], 0.0
+    for i, r in enumerate(records, start=1):
+        avg = beta * avg + (1 - beta) * r["loss"]
+        smooth.append(avg / (1 - beta ** i))
+    lrs = [r["lr"] for r in records]
+    slopes = [(smooth[i + 1] - smooth[i]) / max(math.log10(lrs[i + 1] / lrs[i]), 1e-12) for i in range(len(lrs) - 1)]
+    steep = min(range(len(slopes)), key=lambda i: slopes[i])
+    best = min(range(len(smooth)), key=lambda i: smooth[i])
+    diverge = next((lrs[i] for i in range(best, len(smooth)) if smooth[i] > 4 * smooth[best]), None)
+    return (f"lr range test: smoothed loss falls fastest at lr {lrs[steep]:.3g}, is lowest ({smooth[best]:.3f}) at lr "
+            f"{lrs[best]:.3g}" + (f", diverges (> 4x the lowest) from lr {diverge:.3g}" if diverge else
+                                  ", never diverged in the range"))
 
 
 if __name__ == "__main__":
