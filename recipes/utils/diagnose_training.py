@@ -146,16 +146,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def lr_range_summary(records: list[dict], beta: float = 0.9) -> str:
+def lr_range_summary(records: list[dict], beta: float = 0.9, skip: float = 0.1) -> str:
     """Where a range test's smoothed loss (exponential average, bias-corrected) falls fastest per
-    decade of learning rate, and the first rate where it is above 4x its minimum (divergence)."""
+    decade of learning rate, and the first rate where it is above 4x its minimum (divergence).
+
+    The first ``skip`` of the updates are left out of "fastest": CTC's loss falls from its
+    initial value in the first few updates at any learning rate (it learns the blank first)."""
     smooth, avg = [], 0.0
     for i, r in enumerate(records, start=1):
         avg = beta * avg + (1 - beta) * r["loss"]
         smooth.append(avg / (1 - beta ** i))
     lrs = [r["lr"] for r in records]
     slopes = [(smooth[i + 1] - smooth[i]) / max(math.log10(lrs[i + 1] / lrs[i]), 1e-12) for i in range(len(lrs) - 1)]
-    steep = min(range(len(slopes)), key=lambda i: slopes[i])
+    first = min(int(skip * len(slopes)), len(slopes) - 1)
+    steep = min(range(first, len(slopes)), key=lambda i: slopes[i])
     best = min(range(len(smooth)), key=lambda i: smooth[i])
     diverge = next((lrs[i] for i in range(best, len(smooth)) if smooth[i] > 4 * smooth[best]), None)
     return (f"lr range test: smoothed loss falls fastest at lr {lrs[steep]:.3g}, is lowest ({smooth[best]:.3f}) at lr "
