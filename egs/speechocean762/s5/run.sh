@@ -5,6 +5,7 @@
 # and insertion penalty tuned on a speaker-disjoint dev set carved from train.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
+#                 (default --systems char)
 #                 [--train-config "conf/train.yaml ..."] [--resume true|false] [--seed N]
 #                 [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
@@ -18,7 +19,7 @@ stop_stage=100
 corpus_dir=../../../../shared/corpora/speechocean762
 download=false
 nj=2
-systems="char bpe150 phone"  # char | bpe<vocab size> | phone: the units of conf/units_<system>.yaml
+systems="char"  # char | bpe<vocab size> | phone (conf/units_<system>.yaml); char: the best measured (RESULTS.md)
 test_sets=""                 # extra Kaldi data dirs (absolute paths), decoded at stage 7
 lm_order=3
 lm_weights="0.5 1 1.5 2 3"

@@ -45,7 +45,7 @@
 # Training times are only comparable when the systems train one after another on an otherwise idle
 # machine (the default), or all under the same load: --jobs 2 --threads 1 keeps both cores of a
 # 2-core machine busy with two one-thread trainings (slowest first), which finishes sooner. On 2
-# CPU cores the reference's 10 epochs take about 50 min (RESULTS.md), and the projected models (torch
+# CPU cores the reference's 13 epochs take about 55 min (RESULTS.md), and the projected models (torch
 # has no oneDNN kernel for LSTMP; the uni LSTMP runs on our fused loop) and the deep LSTM run slower
 # per step than it, so the full
 # comparison at conf/train.yaml's epochs is a night's run; fewer --epochs or a --systems subset
@@ -63,7 +63,7 @@ jobs=1                       # stages 1-3: systems trained and decoded at the sa
 threads=                     # stage 1: torch threads per training job; empty = conf/train.yaml's train.num_threads
 train_opts=                  # stage 1: more `asr train` overrides for every system, e.g. "--train.average_last 1"
 # stage 1: overrides for the projected systems only (lstmp, blstmp). Measured in RESULTS.md ("LSTMP:
-# why it stalled"): at conf/train.yaml's lr 0.003 the uni LSTMP stays all-blank; with gate_norm and
+# why it stalled"): at lr 0.003 (conf/train.yaml's until 2026-12-01) the uni LSTMP stays all-blank; with gate_norm and
 # lr 0.001 it learns, and the BLSTMP matches the BLSTM. "" = the same config as the others.
 proj_opts="--model.gate_norm true --optim.lr 0.001"
 resume=false                 # stage 1: continue each system from its newest epoch checkpoint
