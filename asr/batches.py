@@ -33,6 +33,8 @@ from asr.features.frontend import FEATURE_SOURCES
 
 log = logging.getLogger(__name__)
 
+MAX_SAMPLE = 1000.0  # largest |sample| accepted (audio is read as floats in [-1, 1]; louder is a corrupt file)
+
 
 @dataclass
 class Utterance:
@@ -256,6 +258,20 @@ class UtteranceData:
         text = str(e)
         return text if utt in text else f"utterance '{utt}' ({self.source(utt)}): {text}"
 
+    def _check(self, utt: str, x: torch.Tensor) -> str | None:
+        """Why a loaded input cannot be used (too short, NaN/inf, samples far outside [-1, 1]), or None."""
+        per_second = self.sample_rate if self.feature_source == "wav" else 1.0 / self.frame_shift
+        if x.shape[0] < self._min_len:
+            return self._too_short(utt, x.shape[0] / per_second)
+        if not bool(torch.isfinite(x).all()):
+            return f"utterance '{utt}' ({self.source(utt)}): non-finite (NaN or inf) values"
+        if self.feature_source == "wav":
+            peak = float(x.abs().max())
+            if peak > MAX_SAMPLE:  # a float file's samples belong in [-1, 1]; these overflow the filterbank
+                return (f"utterance '{utt}' ({self.source(utt)}): samples up to {peak:.3g}, far outside [-1, 1] "
+                        f"(a corrupt floating-point file?)")
+        return None
+
     def _too_short(self, utt: str, seconds: float) -> str:
         return (f"utterance '{utt}' ({self.source(utt)}): too short ({seconds:.3f} s; the model needs at "
                 f"least {self.min_duration:.3f} s for one output frame)")
@@ -324,11 +340,9 @@ class UtteranceData:
                 except AsrError as e:
                     self._reject(u.utt, self._message(u.utt, e))
                     continue
-                if x.shape[0] < self._min_len or not bool(torch.isfinite(x).all()):
-                    per_second = self.sample_rate if self.feature_source == "wav" else 1.0 / self.frame_shift
-                    self._reject(u.utt, self._too_short(u.utt, x.shape[0] / per_second)
-                                 if x.shape[0] < self._min_len else
-                                 f"utterance '{u.utt}' ({self.source(u.utt)}): non-finite (NaN or inf) values")
+                problem = self._check(u.utt, x)
+                if problem:
+                    self._reject(u.utt, problem)
                     continue
                 if self.cache_enabled:
                     self._cache[u.utt] = x

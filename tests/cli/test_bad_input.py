@@ -339,3 +339,16 @@ def test_resume_skips_an_unreadable_newest_checkpoint(cli_data, tmp_path, caplog
     with caplog.at_level(logging.WARNING):
         assert Trainer(cfg, exp, resume=True).epoch == 0  # nothing usable: from scratch, with a log line
     assert "starting from scratch" in caplog.text
+
+
+def test_float_audio_far_outside_the_unit_range_is_one_line(tiny_model, tmp_path, capsys):
+    """Found by the fuzzer: a float WAV whose bytes were overwritten held samples of 1e30, which overflowed
+    the filterbank into NaN CMVN statistics and a ValueError traceback."""
+    import soundfile as sf
+
+    x = np.zeros(8000, dtype=np.float32)
+    x[100] = 1e30
+    sf.write(str(tmp_path / "loud.wav"), x, 8000, subtype="FLOAT")
+    assert asr_main(["transcribe", "--model", str(tiny_model), str(tmp_path / "loud.wav")]) == 1
+    err = stderr_lines(capsys)
+    assert len(err) == 1 and "loud.wav" in err[0] and "outside [-1, 1]" in err[0]
