@@ -135,7 +135,6 @@ def format_result(name: str, res: object, fmt: str, times: str | None = None) ->
 def _pieces(rec, data, max_segment: float):  # noqa: ANN001, ANN202 - Recognizer, UtteranceData
     """The inputs as utterances to recognise: each one whole, or (longer than ``max_segment`` s) cut at
     pauses into pieces (segments of it, its own speaker). Returns ``(data, piece -> (input, offset s))``."""
-    from asr.batches import UtteranceData
     from asr.datadir import DataDir, Segment
     from asr.prepare import speech_regions
 
@@ -158,9 +157,7 @@ def _pieces(rec, data, max_segment: float):  # noqa: ANN001, ANN202 - Recognizer
     wav_scp = {u.utt: data.data.wav_scp[u.utt] for u in data.utts}
     cut = DataDir(Path("<inputs>"), wav_scp=wav_scp, segments=segments,
                   utt2spk={p: where[p][0] for p in segments})  # a file's pieces share its CMVN statistics
-    s = rec.system
-    return UtteranceData(cut, "wav", s.sample_rate, s.frame_shift, need_text=False, cache=False,
-                         channel=data.channel, skip_bad=data.skip_bad, min_duration=s.min_duration(True)), where
+    return rec.open_audio(cut, channel=data.channel, skip_bad=data.skip_bad), where
 
 
 def _joined(parts: list[tuple[float, object]]):  # noqa: ANN202 - a Result

@@ -108,6 +108,11 @@ class Recognizer:
                                f"give them distinct names (a wav.scp, or a '-' list of 'name path' lines)")
             seen[name] = src
         data = DataDir(Path("<inputs>"), wav_scp=dict(seen), utt2spk={n: n for n in seen})
+        return self.open_audio(data, channel=channel, skip_bad=skip_bad)
+
+    def open_audio(self, data: DataDir, channel: int | None = 0, skip_bad: bool = False) -> UtteranceData:
+        """An in-memory data dir of audio (``wav.scp`` [+ ``segments``]) as utterances read from waveforms,
+        whatever this system was trained on (a ``feats`` system computes its filterbanks from them)."""
         s = self.system
         return UtteranceData(data, "wav", s.sample_rate, s.frame_shift, need_text=False, cache=False,
                              channel=channel, skip_bad=skip_bad, min_duration=s.min_duration(True))

@@ -219,7 +219,6 @@ class ModelAveraging(DDP):
 
             raise AsrError(f"train.avg_every must be >= 1, got {every}")
         self.every = every
-        self.averagings = 0
 
     def wrap(self, step: nn.Module) -> nn.Module:
         return step  # no gradient all-reduce: each worker steps alone
@@ -230,17 +229,14 @@ class ModelAveraging(DDP):
     def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
         if not epoch_end and done % self.every:
             return
+        from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
         with torch.no_grad():
-            params = [p for p in system.parameters()]
-            flat = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in params]).to(self.device)
+            params = list(system.parameters())
+            flat = parameters_to_vector(params).to(self.device, torch.float64)  # summed in float64
             self.dist.all_reduce(flat)
             flat /= self.world_size
-            offset = 0
-            for p in params:
-                n = p.numel()
-                p.copy_(flat[offset: offset + n].view_as(p).to(p.dtype))
-                offset += n
-        self.averagings += 1
+            vector_to_parameters(flat.to(params[0].dtype), params)
 
 
 def make_backend(mode: str, amp: bool = False, device: torch.device | None = None,
