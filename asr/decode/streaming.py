@@ -73,7 +73,6 @@ class Stream:
         self.opts = s.fbank_options
         self.stack, self.sub = m.stack, m.subsample
         self.samples = np.zeros(0, dtype=np.float32)  # not yet used by a complete frame
-        self.frames_done = 0  # filterbank frames computed so far
         self.feats = torch.zeros(0, s.frontend.feat_dim)  # normalised frames not yet stacked into an output
         self.state = None
         self.log_probs: list[torch.Tensor] = []
@@ -92,13 +91,13 @@ class Stream:
     def finish(self):  # noqa: ANN201 - a Result
         """The end of the audio: the last frames, then the recognition of the whole utterance."""
         self._run(final=True)
-        lp = torch.cat(self.log_probs) if self.log_probs else torch.zeros(0, self.rec.system.tokenizer.vocab_size)
+        lp = self.all_log_probs
         return self.rec.search(lp[None], torch.tensor([lp.shape[0]]))[0]
 
     @property
     def all_log_probs(self) -> torch.Tensor:
         """Every log-posterior frame produced so far (T', V)."""
-        return torch.cat(self.log_probs) if self.log_probs else torch.zeros(0)
+        return torch.cat(self.log_probs) if self.log_probs else torch.zeros(0, self.rec.system.tokenizer.vocab_size)
 
     def _run(self, final: bool) -> torch.Tensor:
         n = num_frames(len(self.samples), self.opts)
@@ -111,7 +110,6 @@ class Stream:
             self.feats = torch.cat([self.feats, feats[0].float()])
             used = n * self.opts.window_shift  # the next frame starts here
             self.samples = self.samples[used:]
-            self.frames_done += n
         avail = self.feats.shape[0]
         if final:
             m = -(-avail // self.sub)  # the tail, as a whole-utterance call pads it
