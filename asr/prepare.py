@@ -337,6 +337,7 @@ def prepare(src: str | os.PathLike, dest: str | os.PathLike, speaker_regex: str 
     segments: dict[str, Segment] = {}
     utt2dur: dict[str, float] = {}
     stems = _stem_counts(rows)
+    lengths: dict[str, float | Exception] = {}  # audio path -> seconds, or why it cannot be read
     for row in rows:
         if row.text is not None and not row.text and not allow_missing_text:
             problems.append(f"{row.where}: empty transcript for {row.path}")
@@ -346,14 +347,17 @@ def prepare(src: str | os.PathLike, dest: str | os.PathLike, speaker_regex: str 
             continue
         dur = None
         if check_audio:
-            try:
-                sr, frames, _ = audio_info(row.path)
-                dur = frames / sr
-                if dur <= 0:
-                    raise PrepareError("no samples")
-            except AsrError as e:
-                problems.append(f"{row.where}: {row.path}: {_reason(e)}")
+            if row.path not in lengths:  # a recording's header is read once, however many rows cut it
+                try:
+                    sr, frames, _ = audio_info(row.path)
+                    lengths[row.path] = frames / sr if frames > 0 else PrepareError("no samples")
+                except AsrError as e:
+                    lengths[row.path] = e
+            length = lengths[row.path]
+            if isinstance(length, Exception):
+                problems.append(f"{row.where}: {row.path}: {_reason(length)}")
                 continue
+            dur = length
             if row.end is not None and row.end > dur + 0.01:
                 problems.append(f"{row.where}: end {row.end} s is past the end of {row.path} ({dur:.3f} s)")
                 continue
