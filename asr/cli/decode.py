@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import multiprocessing
 import time
 from collections.abc import Iterator
@@ -125,6 +124,7 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
 
     import torch
 
+    from asr.decode.grid import write_best
     from asr.decode.recognizer import Recognizer
 
     if args.num_threads > 0:
@@ -152,75 +152,26 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
     if lexdec is None:
         log.info("decoded %d utterances (%.1f s of audio) in %.1f s (real-time factor %.4f); wrote %s",
                  len(hyps), audio_s, elapsed, elapsed / max(audio_s, 1e-9), out / "text")
-        _write_best(out, hyps, refs, args.data_dir)
+        write_best(out, hyps, refs, args.data_dir)
         return skipped_status(data, log)
     log.info("log-posteriors of %.1f s of audio in %.1f s", audio_s, elapsed)
     return _decode_grid(out, lexdec, prepared, settings, refs, args, audio_s) or skipped_status(data, log)
 
 
-def _write_best(out: Path, hyps: dict[str, str], refs: dict[str, str] | None, data_dir: str) -> Any:
-    """Write ``text`` and, with references, ``wer`` and ``per_utt``; returns the counts (or None)."""
-    from asr.datadir import write_scp
-    from asr.fileio import atomic_write
-    from asr.score import format_report, score_texts, write_per_utt
-
-    write_scp(out / "text", hyps)
-    if refs is None:
-        return None
-    counts, per_utt = score_texts(refs, hyps, mode="all", ref_name=f"{data_dir}/text", hyp_name=str(out / "text"))
-    report = format_report(counts)
-    with atomic_write(out / "wer") as f:
-        f.write(report)
-    write_per_utt(out / "per_utt", per_utt)
-    log.info("%s", report.splitlines()[0])
-    return counts
-
-
 def _decode_grid(out: Path, decoder: Any, prepared: list, settings: list[tuple[str, str]],
                  refs: dict[str, str] | None, args: argparse.Namespace, audio_s: float) -> int:
-    from asr.datadir import write_scp
-    from asr.fileio import atomic_write
-    from asr.score import format_report, format_wer, score_texts
+    from asr.decode.grid import clear_grid, finish_grid, score_setting
 
-    # Never leave scores of an earlier grid next to this one's.
-    for old in [*out.glob("wer_*_*"), *(out / "scoring").glob("*_*.txt")]:
-        old.unlink()
+    clear_grid(out)
     results: list[tuple[float, tuple[str, str], dict[str, str]]] = []
     _WORK.update(decoder=decoder, batches=prepared)
     try:
         for setting, hyps, secs in _run_grid(settings, args.nj):
-            lmwt, wip = setting
-            write_scp(out / "scoring" / f"{lmwt}_{wip}.txt", hyps)
-            line = ""
-            wer = math.inf
-            if refs is not None:
-                counts, _ = score_texts(refs, hyps, mode="all", ref_name=f"{args.data_dir}/text",
-                                        hyp_name=str(out / "scoring" / f"{lmwt}_{wip}.txt"))
-                with atomic_write(out / f"wer_{lmwt}_{wip}") as f:
-                    f.write(format_report(counts))
-                wer, line = counts.wer, format_wer(counts)
-            log.info("lmwt %s wip %s: %s(%.1f s, real-time factor %.4f)", lmwt, wip, line + " " if line else "",
-                     secs, secs / max(audio_s, 1e-9))
+            wer, line = score_setting(out, setting, hyps, refs, args.data_dir)
+            log.info("lmwt %s wip %s: %s(%.1f s, real-time factor %.4f)", setting[0], setting[1],
+                     line + " " if line else "", secs, secs / max(audio_s, 1e-9))
             results.append((wer, setting, hyps))
     finally:
         _WORK.clear()
-
-    if refs is None:
-        if len(results) == 1:
-            write_scp(out / "text", results[0][2])
-            log.info("wrote %s (not scored)", out / "text")
-        else:
-            log.warning("%s has no text: nothing scored, and no best setting to write %s from; decode with "
-                        "--lm-weight X --word-ins-penalty Y to get it", args.data_dir, out / "text")
-        return 0
-    _, (lmwt, wip), hyps = min(results, key=lambda r: r[0])  # first of equal WERs wins (grid order)
-    counts = _write_best(out, hyps, refs, args.data_dir)
-    best_line = f"{format_wer(counts)} {out / f'wer_{lmwt}_{wip}'}"
-    with atomic_write(out / "scoring" / "best_wer") as f:
-        f.write(best_line + "\n")
-    with atomic_write(out / "scoring" / "lmwt") as f:
-        f.write(lmwt + "\n")
-    with atomic_write(out / "scoring" / "wip") as f:
-        f.write(wip + "\n")
-    log.info("best: %s (lmwt %s, wip %s)", best_line, lmwt, wip)
+    finish_grid(out, results, refs, args.data_dir)
     return 0

@@ -29,6 +29,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("score", "WER/CER of a hypothesis text against a reference"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
     "lm-decode": ("lm_decode", "deprecated alias of decode --lm"),
+    "prepare-lang": ("hmm", "make a Kaldi lang dir (phones, words, topo, L.fst) from a dict dir"),
+    "format-lm": ("hmm", "add G.fst made from an ARPA LM to a copy of a lang dir"),
+    "mkgraph": ("hmm", "build HCLG.fst from a lang dir with G.fst and an HMM-GMM model"),
+    "train-mono": ("hmm", "train a monophone HMM-GMM system (Kaldi's train_mono.sh)"),
+    "align-si": ("hmm", "align a data dir with an HMM-GMM model (Kaldi's align_si.sh)"),
+    "decode-gmm": ("hmm", "decode a data dir through HCLG with an HMM-GMM model, over an LM-weight grid"),
 }
 
 

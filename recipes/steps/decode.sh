@@ -3,6 +3,10 @@
 # <decode-dir>/{text,wer,per_utt,log/}).
 # Usage: steps/decode.sh [options] <exp-dir-or-checkpoint> <data-dir> <decode-dir>
 #  e.g.: steps/decode.sh --nj 2 --beam 8 exp/ctc data/test exp/ctc/decode_test
+#        steps/decode.sh exp/mono/graph data/test exp/mono/decode_test    (HMM-GMM: a graph dir with HCLG.fst)
+# With a graph dir (Kaldi's form) the model is <decode-dir>/.. (final.mdl); the lattice decoder
+# runs once per LM weight (acoustic scale 1/lmwt) and insertion penalty, and the grid is scored in
+# Kaldi's layout (wer_<lmwt>_<wip>, scoring/best_wer).
 # Options:
 #   --nj N                    parallel jobs, one per part of utils/split_data.sh (default 1)
 #   --cmd CMD                 job runner (default utils/run.pl)
@@ -13,6 +17,11 @@
 #   --word-ins-penalty P      Kaldi's word insertion penalty, positive = fewer insertions (default 0.0; with --lm)
 #   --word-score S            deprecated: --word-ins-penalty -S
 #   --skip-scoring true|false do not score even if <data-dir>/text exists (default false)
+# HMM-GMM (graph dir) options:
+#   --beam B                  decoding beam (default 13)
+#   --max-active N            active states per frame (default 7000)
+#   --min-lmwt N --max-lmwt N the LM-weight grid (default 7 and 17, Kaldi's score.sh)
+#   --wip-grid "P ..."        the insertion penalties of the grid (default "0.0 0.5 1.0")
 set -euo pipefail
 nj=1
 cmd=utils/run.pl
@@ -22,6 +31,10 @@ lm_weight=1.0
 word_ins_penalty=0.0
 word_score=
 skip_scoring=false
+max_active=7000
+min_lmwt=7
+max_lmwt=17
+wip_grid="0.0 0.5 1.0"
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -ne 3 ]; then
@@ -29,6 +42,15 @@ if [ $# -ne 3 ]; then
   exit 1
 fi
 model=$1; data=$2; dir=$3
+if [ -f "$model/HCLG.fst" ]; then
+  utils/validate_data_dir.sh --no-text --no-wav "$data"
+  mkdir -p "$dir/log"
+  gopts=(--beam "${beam:-13}" --max-active "$max_active" --lm-weights "$(seq -s ' ' "$min_lmwt" "$max_lmwt")"
+         --word-ins-penalties "$wip_grid")
+  $cmd "$dir/log/decode.log" asr decode-gmm --log-file /dev/null "${gopts[@]}" "$model" "$data" "$dir"
+  [ ! -f "$dir/scoring/best_wer" ] || cat "$dir/scoring/best_wer"
+  exit 0
+fi
 utils/validate_data_dir.sh --no-feats --no-text "$data"
 mkdir -p "$dir/log"
 rm -f "$dir/text" "$dir/wer" "$dir/per_utt"  # never leave old results next to new ones

@@ -3,8 +3,10 @@
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
 #                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 0 download (only with --download true), 1 data prep, 2 the YES/NO grammar as a bigram
-#         LM (local/prepare_lm.sh, as Kaldi's task.arpabo), 3 train (features on the fly),
-#         4 decode (lexicon + LM search; greedy for comparison) + score, 5 RESULTS.md.
+#         LM (local/prepare_lm.sh, as Kaldi's task.arpabo), 3 train CTC (features on the fly),
+#         4 decode (lexicon + LM search; greedy for comparison) + score; the HMM-GMM baseline, as
+#         Kaldi's yesno: 5 filterbank features + CMVN, 6 dict, lang dir and G.fst, 7 monophone GMM
+#         (400 Gaussians), HCLG, decode over the LM-weight grid; 8 RESULTS.md.
 # Note: sorted by name, every training file starts with NO and every test file with YES
 # (Kaldi's split). Training on the files alone teaches the model that utterances start with NO, so
 # local/crop_leading_words.py adds copies with the first 1-5 words cut off (at the pauses), each
@@ -47,7 +49,23 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   steps/decode_sets.sh --nj $nj --cmd "$decode_cmd" --lm data/lang/lm_yesno.arpa --greedy test exp/ctc test
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  utils/write_results.sh RESULTS.md "yesno: CTC, characters" "cd egs/yesno/s5 && ./run.sh$run_opts" \
-    "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC." \
-    exp/ctc/decode_test exp/ctc/decode_test_greedy
+  for s in train test; do
+    steps/make_fbank.sh --nj 1 --cmd "$train_cmd" --fbank-config conf/fbank.conf data/$s exp/make_fbank/$s fbank
+    steps/compute_cmvn_stats.sh data/$s exp/make_fbank/$s fbank
+  done
+fi
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  local/prepare_dict.sh data/local/dict
+  utils/prepare_lang.sh --position-dependent-phones false data/local/dict "<SIL>" data/local/lang data/lang_gmm
+  utils/format_lm.sh data/lang_gmm data/lang/lm_yesno.arpa data/local/dict/lexicon.txt data/lang_gmm_test_tg
+fi
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  steps/train_mono.sh --cmd "$train_cmd" --totgauss 400 data/train data/lang_gmm exp/mono
+  utils/mkgraph.sh data/lang_gmm_test_tg exp/mono exp/mono/graph
+  steps/decode.sh --cmd "$decode_cmd" exp/mono/graph data/test exp/mono/decode_test
+fi
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  utils/write_results.sh RESULTS.md "yesno: CTC, characters; monophone HMM-GMM" "cd egs/yesno/s5 && ./run.sh$run_opts" \
+    "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC. exp/mono: monophone HMM-GMM (steps/train_mono.sh --totgauss 400, 23 log-mel bins -> 13 cepstra + deltas, speaker CMVN), decoded through HCLG with the same grammar; its best LM weight and penalty of the grid (scoring/best_wer)." \
+    exp/ctc/decode_test exp/ctc/decode_test_greedy exp/mono/decode_test
 fi

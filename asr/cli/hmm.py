@@ -1,0 +1,151 @@
+"""HMM-GMM subcommands, each the Python side of a Kaldi script of the same name:
+
+- ``asr prepare-lang DICT_DIR OOV_WORD LANG_DIR`` (``utils/prepare_lang.sh``)
+- ``asr format-lm LANG_DIR ARPA OUT_LANG_DIR`` (``utils/format_lm.sh``)
+- ``asr mkgraph LANG_DIR MODEL_DIR GRAPH_DIR`` (``utils/mkgraph.sh``)
+- ``asr train-mono DATA_DIR LANG_DIR EXP_DIR`` (``steps/train_mono.sh``)
+- ``asr align-si DATA_DIR LANG_DIR MODEL_DIR ALI_DIR`` (``steps/align_si.sh``)
+- ``asr decode-gmm GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir)
+
+Features come from the data dir's ``feats.scp`` and ``cmvn.scp`` (``steps/make_fbank.sh``,
+``steps/compute_cmvn_stats.sh``); a model dir records how they were used (``cmvn_opts``,
+``delta_opts``, ``dct_opts``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from asr.cli.args import add_logging_args
+
+log = logging.getLogger("asr.hmm")
+
+_DESCRIPTIONS = {
+    "prepare-lang": "make a Kaldi lang dir (phones, words, topo, L.fst, L_disambig.fst) from a dict dir",
+    "format-lm": "copy a lang dir and add G.fst made from an ARPA LM",
+    "mkgraph": "build HCLG.fst from a lang dir with G.fst and an HMM-GMM model dir",
+    "train-mono": "train a monophone HMM-GMM system (flat start, EM with realignment, Gaussian splitting)",
+    "align-si": "align a data dir with an HMM-GMM model (transition ids in ali.1.gz)",
+    "decode-gmm": "decode a data dir with an HMM-GMM model through HCLG over an LM-weight grid, and score it",
+}
+
+
+def _parser(name: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"asr {name}", description=_DESCRIPTIONS[name])
+    if name == "prepare-lang":
+        p.add_argument("--sil-prob", type=float, default=0.5, help="optional silence between words (default 0.5)")
+        p.add_argument("--num-nonsil-states", type=int, default=3, help="HMM states per nonsilence phone (3)")
+        p.add_argument("--num-sil-states", type=int, default=5, help="HMM states per silence phone (5)")
+        p.add_argument("--share-silence-phones", action="store_true", help="one tree root for all silence phones")
+        p.add_argument("dict_dir")
+        p.add_argument("oov_word", help="the word unknown words map to (in the lexicon), e.g. '<UNK>'")
+        p.add_argument("lang_dir")
+    elif name == "format-lm":
+        p.add_argument("lang_dir")
+        p.add_argument("arpa")
+        p.add_argument("out_dir")
+    elif name == "mkgraph":
+        p.add_argument("--self-loop-scale", type=float, default=0.1, help="Kaldi's --self-loop-scale (0.1)")
+        p.add_argument("--transition-scale", type=float, default=1.0, help="Kaldi's --transition-scale (1.0)")
+        p.add_argument("lang_dir")
+        p.add_argument("model_dir")
+        p.add_argument("graph_dir")
+    elif name in ("train-mono", "align-si"):
+        from asr.gmm.train import MonoConfig
+
+        d = MonoConfig()
+        p.add_argument("--beam", type=float, default=d.beam, help=f"alignment beam ({d.beam:g})")
+        p.add_argument("--retry-beam", type=float, default=d.retry_beam, help=f"retry beam ({d.retry_beam:g})")
+        p.add_argument("--boost-silence", type=float, default=d.boost_silence,
+                       help=f"factor on the silence pdfs' weights while aligning ({d.boost_silence:g})")
+        p.add_argument("--careful", action="store_true", help="alignments must reach the graph's final state")
+        if name == "train-mono":
+            p.add_argument("--num-iters", type=int, default=d.num_iters, help=f"training passes ({d.num_iters})")
+            p.add_argument("--max-iter-inc", type=int, default=d.max_iter_inc,
+                           help=f"passes over which the Gaussians grow ({d.max_iter_inc})")
+            p.add_argument("--totgauss", type=int, default=d.totgauss, help=f"target Gaussians ({d.totgauss})")
+            p.add_argument("--power", type=float, default=d.power,
+                           help=f"Gaussians per pdf ~ occupancy^power ({d.power})")
+            p.add_argument("--realign-iters", default=d.realign_iters, help="passes that realign first")
+            p.add_argument("--norm-vars", action="store_true", help="CMVN also normalises variances")
+            p.add_argument("--num-ceps", type=int, default=13,
+                           help="cepstra kept of a DCT of the log-mel features (13; 0: the features as stored)")
+            p.add_argument("--delta-order", type=int, default=2, help="delta orders appended (2)")
+            p.add_argument("data_dir")
+            p.add_argument("lang_dir")
+            p.add_argument("exp_dir")
+        else:
+            p.add_argument("data_dir")
+            p.add_argument("lang_dir")
+            p.add_argument("model_dir")
+            p.add_argument("ali_dir")
+    elif name == "decode-gmm":
+        from asr.gmm.decode import DecodeConfig
+
+        d = DecodeConfig()
+        p.add_argument("--model", default=None, help="model dir (default: the decode dir's parent)")
+        p.add_argument("--beam", type=float, default=d.beam, help=f"decoding beam ({d.beam:g})")
+        p.add_argument("--max-active", type=int, default=d.max_active, help=f"active states per frame ({d.max_active})")
+        p.add_argument("--lattice-beam", type=float, default=d.lattice_beam, help=f"({d.lattice_beam:g})")
+        p.add_argument("--lm-weights", default="7 8 9 10 11 12 13 14 15 16 17",
+                       help="LM weights of the grid (Kaldi score.sh's 7..17); acoustic scale = 1 / weight")
+        p.add_argument("--word-ins-penalties", default="0.0 0.5 1.0", help="insertion penalties of the grid")
+        p.add_argument("graph_dir")
+        p.add_argument("data_dir")
+        p.add_argument("decode_dir")
+    add_logging_args(p)
+    return p
+
+
+def main_for(name: str, argv: list[str]) -> int:
+    """Run one of this module's subcommands; returns the exit code."""
+    args = _parser(name).parse_args(argv)
+    from asr.log import log_command_line, setup_logging
+
+    out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
+           "align-si": "ali_dir", "decode-gmm": "decode_dir"}[name]
+    log_file = args.log_file or str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    setup_logging(args.verbose, args.quiet, log_file)
+    log_command_line(log)
+    if name == "prepare-lang":
+        from asr.graph.lang import prepare_lang
+
+        prepare_lang(args.dict_dir, args.oov_word, args.lang_dir, sil_prob=args.sil_prob,
+                     num_nonsil_states=args.num_nonsil_states, num_sil_states=args.num_sil_states,
+                     share_silence_phones=args.share_silence_phones)
+        log.info("wrote %s", args.lang_dir)
+    elif name == "format-lm":
+        from asr.graph.hclg import format_lm
+
+        format_lm(args.lang_dir, args.arpa, args.out_dir)
+        log.info("wrote %s/G.fst", args.out_dir)
+    elif name == "mkgraph":
+        from asr.graph.hclg import make_graph
+
+        make_graph(args.lang_dir, args.model_dir, args.graph_dir, self_loop_scale=args.self_loop_scale,
+                   transition_scale=args.transition_scale)
+    elif name in ("train-mono", "align-si"):
+        from asr.gmm.feats import FeatOpts
+        from asr.gmm.train import MonoConfig, align, train_mono
+
+        cfg = MonoConfig(beam=args.beam, retry_beam=args.retry_beam, boost_silence=args.boost_silence,
+                         careful=args.careful)
+        if name == "train-mono":
+            cfg.num_iters, cfg.max_iter_inc, cfg.totgauss = args.num_iters, args.max_iter_inc, args.totgauss
+            cfg.power, cfg.realign_iters = args.power, args.realign_iters
+            model = train_mono(args.data_dir, args.lang_dir, args.exp_dir, cfg,
+                               FeatOpts(norm_vars=args.norm_vars, delta_order=args.delta_order,
+                                        num_ceps=args.num_ceps))
+            log.info("wrote %s/final.mdl: %s", args.exp_dir, model.info())
+        else:
+            align(args.data_dir, args.lang_dir, args.model_dir, args.ali_dir, cfg)
+    else:
+        from asr.gmm.decode import DecodeConfig, decode
+
+        decode(args.graph_dir, args.data_dir, args.decode_dir, model_dir=args.model,
+               lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
+               cfg=DecodeConfig(beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam))
+    return 0

@@ -1,0 +1,119 @@
+"""Decoding through HCLG with the lattice decoder (Kaldi's ``gmm-latgen-faster`` + ``score.sh``).
+
+Kaldi decodes once into lattices and rescales them for each LM weight; the Python binding of the
+lattice decoder returns the best path only, so each ``lmwt`` is its own pass with acoustic scale
+``1 / lmwt`` (the same best path as the rescaled lattice, up to pruning), and each word insertion
+penalty ``wip`` is added to the word arcs of HCLG. The grid is written in Kaldi's scoring layout
+(:mod:`asr.decode.grid`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import AsrError
+from asr.gmm.feats import FeatOpts, load_features
+from asr.gmm.model import GmmModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecodeConfig:
+    """Lattice-decoder options (Kaldi ``steps/decode.sh``'s defaults).
+
+    Attributes:
+        beam: decoding beam.
+        max_active: most active states per frame.
+        lattice_beam: lattice pruning beam.
+    """
+
+    beam: float = 13.0
+    max_active: int = 7000
+    lattice_beam: float = 6.0
+
+
+def read_words(graph_dir: Path) -> dict[int, str]:
+    from asr.graph.lang import read_symbols
+
+    return {i: w for w, i in read_symbols(graph_dir / "words.txt").items()}
+
+
+def decode_feats(hclg, model: GmmModel, feats: dict[str, np.ndarray], words: dict[int, str],
+                 acoustic_scale: float, cfg: DecodeConfig) -> tuple[dict[str, str], dict[str, list[int]], int]:
+    """Best paths of every utterance: (utterance -> words, utterance -> transition ids, failures).
+    An utterance that reaches no final state keeps its best partial path (Kaldi's
+    ``--allow-partial=true``)."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    conf = khg.LatticeFasterDecoderConfig(beam=cfg.beam, max_active=cfg.max_active, lattice_beam=cfg.lattice_beam)
+    decoder = khg.LatticeFasterDecoder(hclg, conf)
+    hyps: dict[str, str] = {}
+    alis: dict[str, list[int]] = {}
+    failed = 0
+    for utt, x in feats.items():
+        dec = khg.DecodableAmDiagGmmScaled(am=model.am, tm=model.tm, feats=torch.from_numpy(x), scale=acoustic_scale)
+        ok, ali, word_ids, _ = khg.decode_utterance_lattice_faster(decoder=decoder, decodable=dec, trans_model=model.tm,
+                                                                   utt=utt, allow_partial=True)
+        if not ok:
+            failed += 1
+            log.warning("utterance %s: no path through the graph; empty hypothesis", utt)
+        hyps[utt] = " ".join(words[i] for i in word_ids)
+        alis[utt] = list(ali)
+    return hyps, alis, failed
+
+
+def decode(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, decode_dir: str | os.PathLike,
+           model_dir: str | os.PathLike | None = None, lm_weights: list[str] | None = None,
+           word_ins_penalties: list[str] | None = None, cfg: DecodeConfig | None = None) -> dict[str, str]:
+    """Decode a data dir over the (lmwt, wip) grid into ``decode_dir`` (Kaldi's layout); the model
+    is ``<decode_dir>/../final.mdl`` unless ``model_dir`` is given. Returns the best setting's
+    hypotheses.
+
+    Raises:
+        AsrError: a missing graph or model, or bad data (names the file).
+    """
+    import kaldifst
+
+    from asr.datadir import DataDir
+    from asr.decode.grid import clear_grid, finish_grid, score_setting
+    from asr.graph.hclg import relabel
+
+    cfg = cfg or DecodeConfig()
+    graph, out = Path(graph_dir), Path(decode_dir)
+    mdir = Path(model_dir) if model_dir is not None else out.resolve().parent
+    if not (graph / "HCLG.fst").is_file():
+        raise AsrError(f"{graph}/HCLG.fst: no such file (run utils/mkgraph.sh)")
+    if not (mdir / "final.mdl").is_file():
+        raise AsrError(f"{mdir}/final.mdl: no such file (give the model dir)")
+    model = GmmModel.load(mdir / "final.mdl", mdir / "tree")
+    feats = load_features(data_dir, FeatOpts.load(mdir))
+    data = DataDir.load(data_dir)
+    refs = data.text
+    words = read_words(graph)
+    hclg = kaldifst.StdVectorFst.read(str(graph / "HCLG.fst"))
+    lm_weights = lm_weights or ["7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17"]
+    word_ins_penalties = word_ins_penalties or ["0.0", "0.5", "1.0"]
+    (out / "scoring").mkdir(parents=True, exist_ok=True)
+    clear_grid(out)
+    frames = sum(x.shape[0] for x in feats.values())
+    results = []
+    for wip in word_ins_penalties:
+        g = relabel(hclg, None, float(wip)) if float(wip) != 0.0 else hclg
+        for lmwt in lm_weights:
+            t0 = time.time()
+            hyps, _, failed = decode_feats(g, model, feats, words, 1.0 / float(lmwt), cfg)
+            wer, line = score_setting(out, (lmwt, wip), hyps, refs, str(data_dir))
+            log.info("lmwt %s wip %s: %s(%.1f s for %d frames%s)", lmwt, wip, line + " " if line else "",
+                     time.time() - t0, frames, f", {failed} without a final state" if failed else "")
+            results.append((wer, (lmwt, wip), hyps))
+    finish_grid(out, results, refs, str(data_dir))
+    best = min(results, key=lambda r: r[0])
+    return best[2]

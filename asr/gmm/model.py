@@ -1,0 +1,198 @@
+"""An HMM-GMM acoustic model and its Kaldi files.
+
+``final.mdl`` is written in Kaldi's text format (the transition model, then ``<DIMENSION>``,
+``<NUMPDFS>`` and one ``<DiagGMM>`` per pdf), which Kaldi's tools (``gmm-info``, ``gmm-copy``,
+``show-alignments``) read as they read their own binary files; ``tree`` is the context-dependency
+tree as Kaldi writes it (text). This module reads both back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import AsrError
+from asr.fileio import atomic_write
+
+
+class GmmModelError(AsrError):
+    """A model file that cannot be read; the message names it."""
+
+
+def _vec(x: np.ndarray) -> str:
+    return " [ " + " ".join(f"{v:.9g}" for v in np.asarray(x).ravel()) + " ]\n"
+
+
+def _mat(x: np.ndarray) -> str:
+    x = np.atleast_2d(np.asarray(x))
+    rows = ["  " + " ".join(f"{v:.9g}" for v in r) for r in x]
+    return " [\n" + " \n".join(rows) + " ]\n"
+
+
+@dataclass
+class GmmModel:
+    """Topology + tree + transition model + one diagonal GMM per pdf (Kaldi's ``final.mdl`` + ``tree``).
+
+    Attributes:
+        topo: ``kaldi_hmm_gmm.HmmTopology``.
+        tree: ``kaldi_hmm_gmm.ContextDependency``.
+        tm: ``kaldi_hmm_gmm.TransitionModel``.
+        am: ``kaldi_hmm_gmm.AmDiagGmm``.
+    """
+
+    topo: object
+    tree: object
+    tm: object
+    am: object
+
+    @classmethod
+    def init_mono(cls, topo_text: str, mean: np.ndarray, var: np.ndarray) -> GmmModel:
+        """A flat-start monophone model (Kaldi's ``gmm-init-mono``): one Gaussian per pdf, every one
+        with the data's global mean and variance.
+
+        Args:
+            topo_text: the lang dir's ``topo``.
+            mean, var: (D,) global mean and variance of the features.
+        """
+        import kaldi_hmm_gmm as khg
+        import torch
+
+        topo = khg.HmmTopology()
+        topo.read(topo_text)
+        tree = khg.monophone_context_dependency(phones=topo.phones,
+                                                phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+        gmm = khg.DiagGmm(nmix=1, dim=int(mean.shape[0]))
+        gmm.set_weights(torch.ones(1, dtype=torch.float32))
+        gmm.set_means(torch.as_tensor(mean, dtype=torch.float32)[None])
+        gmm.set_invvars(1.0 / torch.as_tensor(var, dtype=torch.float32)[None])
+        gmm.compute_gconsts()
+        am = khg.AmDiagGmm()
+        for _ in range(tree.num_pdfs):
+            am.add_pdf(gmm)
+        tm = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
+        return cls(topo, tree, tm, am)
+
+    @property
+    def num_pdfs(self) -> int:
+        return int(self.tm.num_pdfs)
+
+    @property
+    def num_gauss(self) -> int:
+        return int(self.am.num_gauss)
+
+    @property
+    def dim(self) -> int:
+        return int(self.am.dim)
+
+    @property
+    def phones(self) -> list[int]:
+        return list(self.topo.phones)
+
+    def info(self) -> dict[str, int]:
+        """What Kaldi's ``gmm-info`` prints: phones, pdfs, transition ids and states, dimension, Gaussians."""
+        return {"number of phones": len(self.phones), "number of pdfs": self.num_pdfs,
+                "number of transition-ids": int(self.tm.num_transition_ids),
+                "number of transition-states": int(self.tm.num_transition_states),
+                "feature dimension": self.dim, "number of gaussians": self.num_gauss}
+
+    def am_text(self) -> str:
+        """The ``AmDiagGmm`` part of ``final.mdl`` in Kaldi's text format."""
+        parts = [f"<DIMENSION> {self.dim} <NUMPDFS> {self.am.num_pdfs} "]
+        for i in range(self.am.num_pdfs):
+            g = self.am.get_pdf(i)
+            parts.append("<DiagGMM> \n<GCONSTS> " + _vec(g.gconsts) + "<WEIGHTS> " + _vec(g.weights)
+                         + "<MEANS_INVVARS> " + _mat(g.means_invvars) + "<INV_VARS> " + _mat(g.inv_vars)
+                         + "</DiagGMM> \n")
+        return "".join(parts)
+
+    def save(self, mdl: str | os.PathLike, tree: str | os.PathLike | None = None) -> None:
+        """Write ``mdl`` (Kaldi text ``final.mdl``) and, if given, ``tree`` (Kaldi text), atomically."""
+        with atomic_write(mdl) as f:
+            f.write(str(self.tm))
+            f.write(self.am_text())
+        if tree is not None:
+            tmp = Path(f"{tree}.tmp")
+            self.tree.write(binary=False, filename=str(tmp))
+            os.replace(tmp, tree)
+
+    @classmethod
+    def load(cls, mdl: str | os.PathLike, tree: str | os.PathLike | None = None) -> GmmModel:
+        """Read a ``final.mdl`` written by :meth:`save` (Kaldi's text format).
+
+        The tree is rebuilt from the topology when it is a monophone tree (``tree``'s
+        ``ContextDependency 1 0``, or no ``tree`` file); other trees are not read yet.
+
+        Raises:
+            GmmModelError: a missing or malformed file (names it), or a tree this reader cannot build.
+        """
+        import kaldi_hmm_gmm as khg
+        import torch
+
+        try:
+            text = Path(mdl).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise GmmModelError(f"{mdl}: cannot read the model (a text final.mdl from asr): {e}") from e
+        m = re.search(r"<Topology>.*?</Topology>", text, re.S)
+        lp = re.search(r"<LogProbs>\s*\[([^\]]*)\]\s*</LogProbs>", text, re.S)
+        am_at = text.find("<DIMENSION>")
+        if m is None or lp is None or am_at < 0:
+            raise GmmModelError(f"{mdl}: not a text HMM-GMM model (no <Topology>, <LogProbs> or <DIMENSION>)")
+        if tree is not None and Path(tree).is_file():
+            head = Path(tree).read_text(encoding="utf-8", errors="replace").split()[:3]
+            if head[:3] != ["ContextDependency", "1", "0"]:
+                raise GmmModelError(f"{tree}: only monophone trees (ContextDependency 1 0) can be read back yet")
+        topo = khg.HmmTopology()
+        topo.read(m.group(0))
+        ctx = khg.monophone_context_dependency(phones=topo.phones,
+                                               phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+        tm = khg.TransitionModel(ctx_dep=ctx, hmm_topo=topo)
+        log_probs = [float(x) for x in lp.group(1).split()]
+        if str(tm).split("<LogProbs>")[0] != text[: text.find("<LogProbs>")]:
+            raise GmmModelError(f"{mdl}: its transition states do not match the monophone tree of its topology")
+        state = list(tm.__getstate__())
+        if len(log_probs) != len(state[6]):
+            raise GmmModelError(f"{mdl}: {len(log_probs)} transition log-probabilities, expected {len(state[6])}")
+        state[6] = log_probs
+        # log(1 - p(self-loop)) per transition state, as Kaldi's ComputeDerivedOfProbs
+        nsl = [0.0]
+        for s in range(1, int(tm.num_transition_states) + 1):
+            p_self = 0.0
+            for tid in range(state[2][s], state[2][s + 1]):
+                if tm.is_self_loop(tid):
+                    p_self = float(np.exp(log_probs[tid]))
+            nsl.append(float(np.log1p(-p_self)) if p_self < 1.0 else -np.inf)
+        state[7] = nsl
+        # __setstate__ takes effect only on a new, uninitialised object (as pickle makes one)
+        tm = khg.TransitionModel.__new__(khg.TransitionModel)
+        tm.__setstate__(tuple(state))
+        dims = re.match(r"<DIMENSION>\s+(\d+)\s+<NUMPDFS>\s+(\d+)", text[am_at:])
+        if dims is None:
+            raise GmmModelError(f"{mdl}: malformed <DIMENSION>/<NUMPDFS>")
+        dim, npdf = int(dims.group(1)), int(dims.group(2))
+        blocks = re.findall(r"<DiagGMM>(.*?)</DiagGMM>", text[am_at:], re.S)
+        if len(blocks) != npdf or npdf != tm.num_pdfs:
+            raise GmmModelError(f"{mdl}: {len(blocks)} GMMs for {npdf} pdfs (the transition model has {tm.num_pdfs})")
+        am = khg.AmDiagGmm()
+
+        def field(block: str, name: str) -> np.ndarray:
+            f = re.search(rf"<{name}>\s*\[([^\]]*)\]", block, re.S)
+            if f is None:
+                raise GmmModelError(f"{mdl}: a <DiagGMM> without <{name}>")
+            return np.array(f.group(1).split(), dtype=np.float64)
+
+        for b in blocks:
+            w = field(b, "WEIGHTS")
+            n = w.size
+            mi = field(b, "MEANS_INVVARS").reshape(n, dim)
+            iv = field(b, "INV_VARS").reshape(n, dim)
+            g = khg.DiagGmm(nmix=n, dim=dim)
+            g.set_weights(torch.tensor(w, dtype=torch.float32))
+            g.set_invvars(torch.tensor(iv, dtype=torch.float32))
+            g.set_means(torch.tensor(mi / iv, dtype=torch.float32))
+            g.compute_gconsts()
+            am.add_pdf(g)
+        return cls(topo, ctx, tm, am)

@@ -1,0 +1,337 @@
+"""Monophone HMM-GMM training and forced alignment, Kaldi's way, on ``kaldi-hmm-gmm``.
+
+:func:`train_mono` is Kaldi's ``steps/train_mono.sh``: a flat start (``gmm-init-mono`` on the first
+10 utterances), training graphs from ``L.fst`` and the transcripts (``compile-train-graphs``),
+equally spaced alignments (``align-equal-compiled``), then ``num_iters`` passes of
+accumulate + re-estimate (``gmm-acc-stats-ali``, ``gmm-est``), realigning on ``realign_iters``
+(``gmm-align-compiled`` with the silence pdfs boosted) and splitting Gaussians towards
+``totgauss`` over the first ``max_iter_inc`` passes. :func:`align` is ``steps/align_si.sh``.
+Alignments are transition ids, one per frame, in Kaldi's ``ali.1.gz`` archive (gzipped binary
+``int32`` vectors; ``kaldiio.load_ark`` reads them).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.datadir import DataDir
+from asr.errors import AsrError
+from asr.fileio import atomic_write
+from asr.gmm.feats import FeatOpts, load_features
+from asr.gmm.model import GmmModel
+from asr.graph.lang import read_int_list, read_symbols
+
+log = logging.getLogger(__name__)
+
+KALDI_MONO_REALIGN = "1 2 3 4 5 6 7 8 9 10 12 14 16 18 20 23 26 29 32 35 38"
+
+
+@dataclass
+class MonoConfig:
+    """Options of :func:`train_mono` (Kaldi ``steps/train_mono.sh``'s defaults).
+
+    Attributes:
+        num_iters: training passes.
+        max_iter_inc: passes over which the Gaussians grow to ``totgauss``.
+        totgauss: target number of Gaussians.
+        realign_iters: passes (space-separated) that start with a realignment.
+        power: exponent of the occupancy that shares the Gaussians among pdfs.
+        boost_silence: factor on the silence pdfs' weights while aligning.
+        beam, retry_beam: alignment beams (Kaldi: 6 and 4 x 6).
+        careful: check that the alignment reaches the graph's final state (Kaldi's ``--careful``).
+        transition_scale, acoustic_scale, self_loop_scale: Kaldi's ``scale_opts``.
+        init_utts: utterances whose statistics initialise the Gaussians (Kaldi: 10).
+    """
+
+    num_iters: int = 40
+    max_iter_inc: int = 30
+    totgauss: int = 1000
+    realign_iters: str = KALDI_MONO_REALIGN
+    power: float = 0.25
+    boost_silence: float = 1.0
+    beam: float = 6.0
+    retry_beam: float = 24.0
+    careful: bool = False
+    transition_scale: float = 1.0
+    acoustic_scale: float = 0.1
+    self_loop_scale: float = 0.1
+    init_utts: int = 10
+
+
+def read_transcripts(data: DataDir, lang_dir: Path) -> dict[str, list[int]]:
+    """Word ids of every transcript, unknown words mapped to the lang dir's OOV word (Kaldi's
+    ``sym2int.pl --map-oov``), with a count of the mapped words in the log."""
+    words = read_symbols(lang_dir / "words.txt")
+    oov = (lang_dir / "oov.txt").read_text(encoding="utf-8").split()[0]
+    n_oov = 0
+    out: dict[str, list[int]] = {}
+    for utt, text in (data.text or {}).items():
+        ids = []
+        for w in text.split():
+            if w not in words:
+                n_oov += 1
+                w = oov
+            ids.append(words[w])
+        out[utt] = ids
+    if n_oov:
+        log.warning("%s/text: %d words not in %s/words.txt mapped to %s", data.path, n_oov, lang_dir, oov)
+    return out
+
+
+class GraphCompiler:
+    """Training graphs (HMM states of a transcript with optional silence) for one model."""
+
+    def __init__(self, model: GmmModel, lang_dir: Path) -> None:
+        import kaldi_hmm_gmm as khg
+        import kaldifst
+
+        self.lex = kaldifst.StdVectorFst.read(str(lang_dir / "L.fst"))
+        kaldifst.arcsort(self.lex, sort_type="olabel")
+        disambig = read_int_list(lang_dir / "phones" / "disambig.int")
+        opts = khg.TrainingGraphCompilerOptions()
+        # As Kaldi's compile-train-graphs: no transition probabilities in the graphs; the aligner adds
+        # them, scaled, from the current model (kaldi-hmm-gmm's defaults of 1.0 count them twice)
+        opts.transition_scale = 0.0
+        opts.self_loop_scale = 0.0
+        self.gc = khg.TrainingGraphCompiler(trans_model=model.tm, ctx_dep=model.tree, lex_fst=self.lex,
+                                            disambig_syms=disambig, opts=opts)
+
+    def compile(self, word_ids: list[int]):
+        return self.gc.compile_graph_from_text(word_ids)
+
+
+def equal_alignment(graph, num_frames: int) -> list[int] | None:
+    """Kaldi's ``align-equal-compiled``: a path through the graph with frames shared out equally;
+    None when the utterance has fewer frames than the path needs."""
+    import kaldifst
+
+    ok, fst = kaldifst.equal_align(ifst=graph, length=num_frames, rand_seed=3, num_retries=10)
+    if not ok:
+        return None
+    ok, ali, _, _ = kaldifst.get_linear_symbol_sequence(fst)
+    return list(ali) if ok else None
+
+
+def align_utterance(model: GmmModel, graph, feats: np.ndarray, cfg: MonoConfig, utt: str,
+                    am=None) -> list[int] | None:
+    """Viterbi alignment of one utterance to its training graph (``gmm-align-compiled``);
+    None when it fails even with the retry beam."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    g = graph.copy()
+    khg.add_transition_probs(trans_model=model.tm, transition_scale=cfg.transition_scale,
+                             self_loop_scale=cfg.self_loop_scale, fst=g)
+    dec = khg.DecodableAmDiagGmmScaled(am=am if am is not None else model.am, tm=model.tm,
+                                       feats=torch.from_numpy(feats), scale=cfg.acoustic_scale)
+    conf = khg.AlignConfig()
+    conf.beam, conf.retry_beam, conf.careful = cfg.beam, cfg.retry_beam, cfg.careful
+    done, err, _, _, _, ali, _ = khg.align_utterance_wrapper(
+        config=conf, utt=utt, acoustic_scale=cfg.acoustic_scale, fst=g, decodable=dec,
+        num_done=0, num_error=0, num_retried=0, tot_like=0.0, frame_count=0)
+    return list(ali) if done and not err and len(ali) == feats.shape[0] else None
+
+
+def boost_silence(model: GmmModel, silence_phones: list[int], boost: float):
+    """A copy of the GMMs with the silence pdfs' weights times ``boost`` (``gmm-boost-silence``)."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    am = khg.AmDiagGmm()
+    am.copy_from_am_diag_gmm(model.am)
+    if boost == 1.0:
+        return am
+    _, pdfs = khg.get_pdfs_for_phones(model.tm, sorted(silence_phones))
+    for pdf in pdfs:
+        g = am.get_pdf(pdf)
+        g.set_weights(torch.from_numpy(np.asarray(g.weights)) * boost)
+        g.compute_gconsts()
+    return am
+
+
+def accumulate(model: GmmModel, feats: dict[str, np.ndarray], alis: dict[str, list[int]]):
+    """Statistics for one re-estimation (``gmm-acc-stats-ali``): GMM accumulators, transition
+    counts and the total log-likelihood and frames."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    accs = khg.AccumAmDiagGmm()
+    accs.init(model=model.am, flags=khg.GmmUpdateFlags.kGmmAll)
+    tstats = model.tm.init_stats()
+    tid2pdf = model.tm.transition_id_to_pdf_array()  # index: transition id
+    like, frames = 0.0, 0
+    for utt, ali in alis.items():
+        x = torch.from_numpy(feats[utt])
+        for t, tid in enumerate(ali):
+            tstats = model.tm.accumulate(prob=1.0, trans_id=tid, stats=tstats)
+            like += accs.accumulate_for_gmm(model=model.am, data=x[t], gmm_index=tid2pdf[tid], weight=1.0)
+        frames += len(ali)
+    return accs, tstats, like, frames
+
+
+def estimate(model: GmmModel, accs, tstats, mixup: int, power: float, min_gaussian_occupancy: float = 10.0,
+             perturb_factor: float = 0.01, min_count: float = 20.0) -> None:
+    """Maximum-likelihood update of transitions and GMMs, then Gaussian splitting (``gmm-est``)."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    model.tm.mle_update(tstats, khg.MleTransitionUpdateConfig())
+    opts = khg.MleDiagGmmOptions()
+    opts.min_gaussian_occupancy = min_gaussian_occupancy
+    khg.mle_am_diag_gmm_update(config=opts, amdiag_gmm_acc=accs, flags=khg.str_to_gmm_flags("mvwt"),
+                               am_gmm=model.am)
+    if mixup > model.num_gauss:
+        occs = torch.tensor([float(np.sum(accs.get_acc(i).occupancy)) for i in range(accs.num_accs)],
+                            dtype=torch.float32)
+        model.am.split_by_count(state_occs=occs, target_components=mixup, perturb_factor=perturb_factor,
+                                power=power, min_count=min_count)
+
+
+def write_alignments(path: str | os.PathLike, alis: dict[str, list[int]]) -> None:
+    """Kaldi's ``ark:|gzip -c > ali.1.gz``: binary int32 vectors, gzipped, written atomically."""
+    import kaldiio
+
+    buf = io.BytesIO()
+    kaldiio.save_ark(buf, {u: np.asarray(a, dtype=np.int32) for u, a in alis.items()})
+    with atomic_write(path, "wb") as f:
+        f.write(gzip.compress(buf.getvalue(), mtime=0))
+
+
+def read_alignments(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an ``ali.N.gz`` archive: utterance -> transition ids."""
+    import kaldiio
+
+    try:
+        with gzip.open(path, "rb") as f:
+            return {k: np.asarray(v, dtype=np.int32) for k, v in kaldiio.load_ark(io.BytesIO(f.read()))}
+    except (OSError, EOFError, ValueError) as e:
+        raise AsrError(f"{path}: cannot read alignments: {e}") from e
+
+
+def _log_line(fh, msg: str) -> None:
+    log.info("%s", msg)
+    if fh is not None:
+        fh.write(msg + "\n")
+        fh.flush()
+
+
+def _realign(model, graphs, feats, cfg, sil_phones, alis, where: str) -> dict[str, list[int]]:
+    am = boost_silence(model, sil_phones, cfg.boost_silence)
+    new: dict[str, list[int]] = {}
+    failed = []
+    for utt, g in graphs.items():
+        a = align_utterance(model, g, feats[utt], cfg, utt, am=am)
+        if a is None:
+            failed.append(utt)
+        else:
+            new[utt] = a
+    if failed:
+        log.warning("%s: %d utterances did not align (left out of this pass): %s", where, len(failed),
+                    " ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
+    return new
+
+
+def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir: str | os.PathLike,
+               cfg: MonoConfig | None = None, feat_opts: FeatOpts | None = None) -> GmmModel:
+    """Train a monophone system into ``exp_dir`` (``final.mdl``, ``tree``, ``ali.1.gz``,
+    ``cmvn_opts``, ``delta_opts``, ``phones.txt``, ``num_jobs``, ``log/train.log``; Kaldi's layout).
+
+    Raises:
+        AsrError: bad inputs (named), or no utterance that can be aligned.
+    """
+    cfg = cfg or MonoConfig()
+    feat_opts = feat_opts or FeatOpts()
+    lang, out = Path(lang_dir), Path(exp_dir)
+    (out / "log").mkdir(parents=True, exist_ok=True)
+    data = DataDir.load(data_dir)
+    if not data.text:
+        raise AsrError(f"{data_dir}/text: training needs transcripts")
+    feats = load_features(data_dir, feat_opts)
+    trans = read_transcripts(data, lang)
+    utts = [u for u in feats if u in trans]
+    first = utts[: cfg.init_utts]
+    stack = np.concatenate([feats[u] for u in first]).astype(np.float64)
+    model = GmmModel.init_mono((lang / "topo").read_text(), stack.mean(0), stack.var(0) + 1e-6)
+    sil_phones = read_int_list(lang / "phones" / "silence.int")
+    realign = {int(x) for x in cfg.realign_iters.split()}
+    with open(out / "log" / "train.log", "w", encoding="utf-8") as fh:
+        _log_line(fh, f"train_mono: {len(utts)} utterances of {data_dir}, lang {lang}, feature dim "
+                      f"{model.dim}; {model.info()}")
+        comp = GraphCompiler(model, lang)
+        graphs = {u: comp.compile(trans[u]) for u in utts}
+        alis: dict[str, list[int]] = {}
+        short = []
+        for u in utts:
+            a = equal_alignment(graphs[u], feats[u].shape[0])
+            if a is None:
+                short.append(u)
+            else:
+                alis[u] = a
+        if short:
+            log.warning("%d utterances are too short for their transcripts (no equal alignment; left out): %s",
+                        len(short), " ".join(short[:10]))
+            for u in short:
+                graphs.pop(u)
+        if not alis:
+            raise AsrError(f"{data_dir}: no utterance could be aligned to its transcript")
+        numgauss = model.num_gauss
+        incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
+        accs, tstats, like, frames = accumulate(model, feats, alis)
+        estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, min_gaussian_occupancy=3.0)
+        _log_line(fh, f"pass 0 (equal alignment): log-likelihood per frame {like / max(frames, 1):.4f} over "
+                      f"{frames} frames")
+        for it in range(1, cfg.num_iters):
+            if it in realign:
+                alis = _realign(model, graphs, feats, cfg, sil_phones, alis, f"pass {it}")
+            accs, tstats, like, frames = accumulate(model, feats, alis)
+            estimate(model, accs, tstats, mixup=numgauss, power=cfg.power)
+            _log_line(fh, f"pass {it}: log-likelihood per frame {like / max(frames, 1):.4f} over {frames} frames"
+                          f"{' (realigned)' if it in realign else ''}; {model.num_gauss} Gaussians")
+            if it <= cfg.max_iter_inc:
+                numgauss += incgauss
+        if not math.isfinite(like):
+            raise AsrError(f"{exp_dir}: training diverged (log-likelihood {like})")
+        _log_line(fh, f"done: {model.info()}")
+    model.save(out / "final.mdl", out / "tree")
+    write_alignments(out / "ali.1.gz", alis)
+    feat_opts.save(out)
+    with atomic_write(out / "num_jobs") as f:
+        f.write("1\n")
+    (out / "phones.txt").write_bytes((lang / "phones.txt").read_bytes())
+    return model
+
+
+def align(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, model_dir: str | os.PathLike,
+          ali_dir: str | os.PathLike, cfg: MonoConfig | None = None) -> dict[str, list[int]]:
+    """Align a data dir with a trained model (``steps/align_si.sh``): ``ali_dir/ali.1.gz`` and the
+    model, tree and feature options copied beside it (Kaldi's ``exp/mono_ali`` layout).
+
+    Utterances that fail to align are named in the log and left out.
+    """
+    cfg = cfg or MonoConfig()
+    lang, src, out = Path(lang_dir), Path(model_dir), Path(ali_dir)
+    (out / "log").mkdir(parents=True, exist_ok=True)
+    model = GmmModel.load(src / "final.mdl", src / "tree")
+    opts = FeatOpts.load(src)
+    data = DataDir.load(data_dir)
+    feats = load_features(data_dir, opts)
+    trans = read_transcripts(data, lang)
+    comp = GraphCompiler(model, lang)
+    graphs = {u: comp.compile(trans[u]) for u in feats if u in trans}
+    alis = _realign(model, graphs, feats, cfg, read_int_list(lang / "phones" / "silence.int"), {}, str(data_dir))
+    log.info("aligned %d of %d utterances of %s", len(alis), len(graphs), data_dir)
+    write_alignments(out / "ali.1.gz", alis)
+    model.save(out / "final.mdl", out / "tree")
+    opts.save(out)
+    with atomic_write(out / "num_jobs") as f:
+        f.write("1\n")
+    (out / "phones.txt").write_bytes((lang / "phones.txt").read_bytes())
+    return alis
