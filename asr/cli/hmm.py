@@ -6,6 +6,8 @@
 - ``asr train-mono DATA_DIR LANG_DIR EXP_DIR`` (``steps/train_mono.sh``)
 - ``asr align-si DATA_DIR LANG_DIR MODEL_DIR ALI_DIR`` (``steps/align_si.sh``)
 - ``asr decode-gmm GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir)
+- ``asr ali-to-pdf MODEL_DIR ALI OUT`` and ``asr ali-to-phones [--ctm F] [--plot DIR --data D] MODEL_DIR ALI [OUT]``
+  (Kaldi's ``ali-to-pdf``, ``ali-to-phones``; ``ALI`` is an ``ali.N.gz`` archive)
 
 Features come from the data dir's ``feats.scp`` and ``cmvn.scp`` (``steps/make_fbank.sh``,
 ``steps/compute_cmvn_stats.sh``); a model dir records how they were used (``cmvn_opts``,
@@ -29,6 +31,8 @@ _DESCRIPTIONS = {
     "train-mono": "train a monophone HMM-GMM system (flat start, EM with realignment, Gaussian splitting)",
     "align-si": "align a data dir with an HMM-GMM model (transition ids in ali.1.gz)",
     "decode-gmm": "decode a data dir with an HMM-GMM model through HCLG over an LM-weight grid, and score it",
+    "ali-to-pdf": "alignments (transition ids) to pdf ids per frame, as a Kaldi text archive",
+    "ali-to-phones": "alignments to phone sequences, a CTM of phone segments, or spectrograms with them (PNG)",
 }
 
 
@@ -69,6 +73,8 @@ def _parser(name: str) -> argparse.ArgumentParser:
             p.add_argument("--power", type=float, default=d.power,
                            help=f"Gaussians per pdf ~ occupancy^power ({d.power})")
             p.add_argument("--realign-iters", default=d.realign_iters, help="passes that realign first")
+            p.add_argument("--seed", type=int, default=d.seed,
+                           help=f"seed of the split Gaussians' perturbation ({d.seed})")
             p.add_argument("--norm-vars", action="store_true", help="CMVN also normalises variances")
             p.add_argument("--num-ceps", type=int, default=13,
                            help="cepstra kept of a DCT of the log-mel features (13; 0: the features as stored)")
@@ -81,6 +87,17 @@ def _parser(name: str) -> argparse.ArgumentParser:
             p.add_argument("lang_dir")
             p.add_argument("model_dir")
             p.add_argument("ali_dir")
+    elif name in ("ali-to-pdf", "ali-to-phones"):
+        p.add_argument("model_dir", help="dir with final.mdl (and phones.txt), e.g. exp/mono or exp/mono_ali")
+        p.add_argument("ali", help="alignment archive, e.g. exp/mono_ali/ali.1.gz")
+        if name == "ali-to-phones":
+            p.add_argument("--ctm", default=None, help="write phone segments as CTM (utt 1 start duration phone)")
+            p.add_argument("--plot", default=None, help="write <utt>.png per utterance: features with the phones")
+            p.add_argument("--data", default=None, help="the aligned data dir (its features, for --plot)")
+            p.add_argument("--frame-shift", type=float, default=0.01, help="seconds per frame (0.01)")
+            p.add_argument("--max-plots", type=int, default=20, help="plot at most this many utterances (20)")
+        p.add_argument("out", nargs="?" if name == "ali-to-phones" else None, default=None,
+                       help="text archive: utt id1 id2 ...")
     elif name == "decode-gmm":
         from asr.gmm.decode import DecodeConfig
 
@@ -105,9 +122,11 @@ def main_for(name: str, argv: list[str]) -> int:
     from asr.log import log_command_line, setup_logging
 
     out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
-           "align-si": "ali_dir", "decode-gmm": "decode_dir"}[name]
-    log_file = args.log_file or str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
-    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+           "align-si": "ali_dir", "decode-gmm": "decode_dir"}.get(name)
+    log_file = args.log_file or (str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
+                                 if out else None)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     setup_logging(args.verbose, args.quiet, log_file)
     log_command_line(log)
     if name == "prepare-lang":
@@ -135,13 +154,15 @@ def main_for(name: str, argv: list[str]) -> int:
                          careful=args.careful)
         if name == "train-mono":
             cfg.num_iters, cfg.max_iter_inc, cfg.totgauss = args.num_iters, args.max_iter_inc, args.totgauss
-            cfg.power, cfg.realign_iters = args.power, args.realign_iters
+            cfg.power, cfg.realign_iters, cfg.seed = args.power, args.realign_iters, args.seed
             model = train_mono(args.data_dir, args.lang_dir, args.exp_dir, cfg,
                                FeatOpts(norm_vars=args.norm_vars, delta_order=args.delta_order,
                                         num_ceps=args.num_ceps))
             log.info("wrote %s/final.mdl: %s", args.exp_dir, model.info())
         else:
             align(args.data_dir, args.lang_dir, args.model_dir, args.ali_dir, cfg)
+    elif name in ("ali-to-pdf", "ali-to-phones"):
+        _ali_tools(name, args)
     else:
         from asr.gmm.decode import DecodeConfig, decode
 
@@ -149,3 +170,46 @@ def main_for(name: str, argv: list[str]) -> int:
                lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
                cfg=DecodeConfig(beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam))
     return 0
+
+
+def _ali_tools(name: str, args: argparse.Namespace) -> None:
+    from asr.errors import AsrError
+    from asr.fileio import atomic_write
+    from asr.gmm.ali import ali_to_pdf, ali_to_phones, ctm_lines, plot_alignment
+    from asr.gmm.model import GmmModel
+    from asr.gmm.train import read_alignments
+
+    mdir = Path(args.model_dir)
+    model = GmmModel.load(mdir / "final.mdl", mdir / "tree")
+    alis = read_alignments(args.ali)
+    if name == "ali-to-pdf":
+        with atomic_write(args.out) as f:
+            for utt, ali in alis.items():
+                f.write(utt + " " + " ".join(map(str, ali_to_pdf(model, ali))) + "\n")
+        log.info("wrote pdf ids of %d utterances to %s", len(alis), args.out)
+        return
+    from asr.graph.lang import read_symbols
+
+    names = {i: p for p, i in read_symbols(mdir / "phones.txt").items()} if (mdir / "phones.txt").is_file() else {}
+    segs = {utt: ali_to_phones(model, ali) for utt, ali in alis.items()}
+    if args.out:
+        with atomic_write(args.out) as f:
+            for utt, ss in segs.items():
+                f.write(utt + " " + " ".join(str(s.phone) for s in ss) + "\n")
+    if args.ctm:
+        with atomic_write(args.ctm) as f:
+            for utt, ss in segs.items():
+                f.write("".join(line + "\n" for line in ctm_lines(utt, ss, names, args.frame_shift)))
+        log.info("wrote %s", args.ctm)
+    if args.plot:
+        if not args.data:
+            raise AsrError("--plot needs --data DIR (the aligned data dir, for its features)")
+        from asr.gmm.feats import FeatOpts, load_features
+
+        utts = list(segs)[: args.max_plots]
+        feats = load_features(args.data, FeatOpts(num_ceps=0, delta_order=0), utts)
+        Path(args.plot).mkdir(parents=True, exist_ok=True)
+        for utt in utts:
+            plot_alignment(feats[utt], segs[utt], names, Path(args.plot) / f"{utt}.png", title=utt,
+                           frame_shift=args.frame_shift)
+        log.info("wrote %d pictures to %s", len(utts), args.plot)

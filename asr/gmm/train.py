@@ -49,6 +49,7 @@ class MonoConfig:
         careful: check that the alignment reaches the graph's final state (Kaldi's ``--careful``).
         transition_scale, acoustic_scale, self_loop_scale: Kaldi's ``scale_opts``.
         init_utts: utterances whose statistics initialise the Gaussians (Kaldi: 10).
+        seed: random perturbation of split Gaussians (the only randomness: runs repeat exactly).
     """
 
     num_iters: int = 40
@@ -64,6 +65,7 @@ class MonoConfig:
     acoustic_scale: float = 0.1
     self_loop_scale: float = 0.1
     init_utts: int = 10
+    seed: int = 0
 
 
 def read_transcripts(data: DataDir, lang_dir: Path) -> dict[str, list[int]]:
@@ -177,11 +179,57 @@ def accumulate(model: GmmModel, feats: dict[str, np.ndarray], alis: dict[str, li
     return accs, tstats, like, frames
 
 
-def estimate(model: GmmModel, accs, tstats, mixup: int, power: float, min_gaussian_occupancy: float = 10.0,
-             perturb_factor: float = 0.01, min_count: float = 20.0) -> None:
-    """Maximum-likelihood update of transitions and GMMs, then Gaussian splitting (``gmm-est``)."""
+def split_targets(occs: np.ndarray, target: int, power: float, min_count: float) -> list[int]:
+    """Gaussians per pdf after mixing up to ``target`` in all (Kaldi's ``GetSplitTargets``): one more
+    at a time to the pdf with the largest occupancy^power per Gaussian, while each keeps at least
+    ``min_count`` frames per Gaussian."""
+    import heapq
+
+    counts = [1] * len(occs)
+    heap = [(-(float(o) ** power), i) for i, o in enumerate(occs)]
+    heapq.heapify(heap)
+    for _ in range(len(occs), target):
+        if not heap:
+            break
+        _, i = heapq.heappop(heap)
+        if (counts[i] + 1) * min_count >= occs[i]:
+            continue  # too few frames for another Gaussian: never again
+        counts[i] += 1
+        heapq.heappush(heap, (-(float(occs[i]) ** power) / counts[i], i))
+    return counts
+
+
+def split_gmm(gmm, target: int, perturb_factor: float, rng: np.random.Generator) -> None:
+    """Split a diagonal GMM in place to ``target`` components (Kaldi's ``DiagGmm::Split``): the
+    heaviest component is halved into two whose means move apart by ``perturb_factor`` standard
+    deviations along a random direction. Seeded here (kaldi-hmm-gmm's own split draws from
+    ``std::random_device``, so its runs do not repeat)."""
     import kaldi_hmm_gmm as khg
     import torch
+
+    w = np.asarray(gmm.weights, dtype=np.float64).copy()
+    iv = np.asarray(gmm.inv_vars, dtype=np.float64).copy()
+    mu = np.asarray(gmm.means, dtype=np.float64).copy()
+    while w.size < target:
+        k = int(np.argmax(w))
+        delta = perturb_factor * rng.standard_normal(mu.shape[1]) / np.sqrt(iv[k])
+        w[k] /= 2.0
+        w = np.append(w, w[k])
+        mu = np.vstack([mu, mu[k] + delta])
+        mu[k] -= delta
+        iv = np.vstack([iv, iv[k]])
+    new = khg.DiagGmm(nmix=int(w.size), dim=int(mu.shape[1]))
+    new.set_weights(torch.tensor(w, dtype=torch.float32))
+    new.set_invvars(torch.tensor(iv, dtype=torch.float32))
+    new.set_means(torch.tensor(mu, dtype=torch.float32))
+    new.compute_gconsts()
+    gmm.copy_from_diag_gmm(new)
+
+
+def estimate(model: GmmModel, accs, tstats, mixup: int, power: float, min_gaussian_occupancy: float = 10.0,
+             perturb_factor: float = 0.01, min_count: float = 20.0, rng: np.random.Generator | None = None) -> None:
+    """Maximum-likelihood update of transitions and GMMs, then Gaussian splitting (``gmm-est``)."""
+    import kaldi_hmm_gmm as khg
 
     model.tm.mle_update(tstats, khg.MleTransitionUpdateConfig())
     opts = khg.MleDiagGmmOptions()
@@ -189,10 +237,12 @@ def estimate(model: GmmModel, accs, tstats, mixup: int, power: float, min_gaussi
     khg.mle_am_diag_gmm_update(config=opts, amdiag_gmm_acc=accs, flags=khg.str_to_gmm_flags("mvwt"),
                                am_gmm=model.am)
     if mixup > model.num_gauss:
-        occs = torch.tensor([float(np.sum(accs.get_acc(i).occupancy)) for i in range(accs.num_accs)],
-                            dtype=torch.float32)
-        model.am.split_by_count(state_occs=occs, target_components=mixup, perturb_factor=perturb_factor,
-                                power=power, min_count=min_count)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        occs = np.array([float(np.sum(accs.get_acc(i).occupancy)) for i in range(accs.num_accs)])
+        for pdf, n in enumerate(split_targets(occs, mixup, power, min_count)):
+            g = model.am.get_pdf(pdf)
+            if g.num_gauss < n:
+                split_gmm(g, n, perturb_factor, rng)
 
 
 def write_alignments(path: str | os.PathLike, alis: dict[str, list[int]]) -> None:
@@ -282,17 +332,18 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
                 graphs.pop(u)
         if not alis:
             raise AsrError(f"{data_dir}: no utterance could be aligned to its transcript")
+        rng = np.random.default_rng(cfg.seed)
         numgauss = model.num_gauss
         incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
         accs, tstats, like, frames = accumulate(model, feats, alis)
-        estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, min_gaussian_occupancy=3.0)
+        estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, min_gaussian_occupancy=3.0, rng=rng)
         _log_line(fh, f"pass 0 (equal alignment): log-likelihood per frame {like / max(frames, 1):.4f} over "
                       f"{frames} frames")
         for it in range(1, cfg.num_iters):
             if it in realign:
                 alis = _realign(model, graphs, feats, cfg, sil_phones, alis, f"pass {it}")
             accs, tstats, like, frames = accumulate(model, feats, alis)
-            estimate(model, accs, tstats, mixup=numgauss, power=cfg.power)
+            estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, rng=rng)
             _log_line(fh, f"pass {it}: log-likelihood per frame {like / max(frames, 1):.4f} over {frames} frames"
                           f"{' (realigned)' if it in realign else ''}; {model.num_gauss} Gaussians")
             if it <= cfg.max_iter_inc:

@@ -14,6 +14,7 @@
 #   --realign-iters "..."  passes that start with a realignment (default Kaldi's)
 #   --num-ceps N           cepstra kept (default 13; 0 = the stored features as they are)
 #   --norm-vars true|false CMVN also normalises variances (default false)
+#   --seed N               seed of the split Gaussians' perturbation (default 0; runs repeat exactly)
 # Writes <exp-dir>/{final.mdl,tree,ali.1.gz,cmvn_opts,delta_opts,dct_opts,num_jobs,phones.txt,log/train.log}.
 set -euo pipefail
 cmd=utils/run.pl
@@ -24,6 +25,7 @@ boost_silence=1.0
 realign_iters=
 num_ceps=13
 norm_vars=false
+seed=0
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -ne 3 ]; then
@@ -33,7 +35,7 @@ fi
 data=$1; lang=$2; dir=$3
 utils/validate_data_dir.sh --no-wav "$data"
 mkdir -p "$dir/log"
-opts=(--num-iters "$num_iters" --totgauss "$totgauss" --boost-silence "$boost_silence" --num-ceps "$num_ceps")
+opts=(--num-iters "$num_iters" --totgauss "$totgauss" --boost-silence "$boost_silence" --num-ceps "$num_ceps" --seed "$seed")
 [ -z "$realign_iters" ] || opts+=(--realign-iters "$realign_iters")
 [ "$norm_vars" = false ] || opts+=(--norm-vars)
 [ "$nj" = 1 ] || echo "$0: note: --nj $nj: training runs as one process" >&2

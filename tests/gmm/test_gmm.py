@@ -188,3 +188,51 @@ def test_recipe_scripts(system, tmp_path):
     r = subprocess.run(["utils/prepare_lang.sh", "--position-dependent-phones", "true", "x", "y", "z", "w"],
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "only position-independent" in r.stderr
+
+
+def test_alignment_tools(system, tmp_path):
+    """ali-to-pdf, ali-to-phones (phone ids, CTM, pictures) on the training alignments."""
+    import kaldiio
+
+    from asr.cli.main import main
+
+    tmp, exp, model, _ = system
+    ali = str(exp / "ali.1.gz")
+    assert main(["ali-to-pdf", "-q", str(exp), ali, str(tmp_path / "pdf.txt")]) == 0
+    frames = {k: v.shape[0] for k, v in kaldiio.load_scp(str(tmp / "train" / "feats.scp")).items()}
+    rows = [line.split() for line in (tmp_path / "pdf.txt").read_text().splitlines()]
+    pdfs = {r[0]: [int(x) for x in r[1:]] for r in rows}
+    assert {u: len(p) for u, p in pdfs.items()} == frames
+    assert all(0 <= p < model.num_pdfs for ps in pdfs.values() for p in ps)
+    assert main(["ali-to-phones", "-q", "--ctm", str(tmp_path / "ali.ctm"), "--plot", str(tmp_path / "png"),
+                 "--data", str(tmp / "train"), "--max-plots", "2", str(exp), ali, str(tmp_path / "phones.txt")]) == 0
+    # each word is one phone: the phones other than silence spell the transcript
+    text = dict(line.split(maxsplit=1) for line in (tmp / "train" / "text").read_text().splitlines())
+    word_phone = {"ONE": 2, "TWO": 3}
+    for line in (tmp_path / "phones.txt").read_text().splitlines():
+        utt, *ids = line.split()
+        assert [int(i) for i in ids if i != "1"] == [word_phone[w] for w in text[utt].split()], utt
+    # CTM segments tile every utterance
+    ends: dict[str, float] = {}
+    for line in (tmp_path / "ali.ctm").read_text().splitlines():
+        utt, ch, start, dur, phone = line.split()
+        assert ch == "1" and phone in ("SIL", "W", "T")
+        assert abs(float(start) - ends.get(utt, 0.0)) < 1e-6
+        ends[utt] = float(start) + float(dur)
+    assert all(abs(ends[u] - frames[u] * 0.01) < 1e-6 for u in frames)
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_training_repeats_exactly(system, tmp_path):
+    """Same data, options and seed: the same final.mdl byte for byte (the split perturbation is seeded)."""
+    from asr.gmm.feats import FeatOpts
+    from asr.gmm.train import MonoConfig, train_mono
+
+    tmp, _, _, _ = system
+    cfg = dict(num_iters=6, max_iter_inc=4, totgauss=30, realign_iters="1 3")
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train_mono(tmp / "train", tmp / "lang", tmp_path / name, MonoConfig(**cfg, seed=seed),
+                   FeatOpts(num_ceps=0, delta_order=1))
+    a, b, c = ((tmp_path / n / "final.mdl").read_bytes() for n in "abc")
+    assert a == b and a != c

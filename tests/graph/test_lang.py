@@ -104,3 +104,17 @@ def test_missing_dict_file_is_named(tmp_path):
     (d / "optional_silence.txt").unlink()
     with pytest.raises(LangError, match="optional_silence.txt: no such file"):
         prepare_lang(d, "<UNK>", tmp_path / "lang")
+
+
+@pytest.mark.parametrize("order", [("kaldilm", "kaldifst", "kaldi_hmm_gmm"), ("kaldifst", "kaldi_hmm_gmm", "kaldilm"),
+                                   ("kaldi_hmm_gmm", "kaldilm", "kaldifst")])
+def test_kaldi_wheels_import_in_any_order(order):
+    """The pinned wheels load together whatever the order (kaldilm 1.15.5 before kaldi_hmm_gmm hung;
+    kaldifst 1.8 did not share its FST type with kaldi_hmm_gmm): a newer pin must pass this."""
+    import subprocess
+    import sys
+
+    code = "; ".join(f"import {m}" for m in order) + "; import kaldifst, kaldi_hmm_gmm as k; " \
+        "k.add_self_loops  # noqa"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

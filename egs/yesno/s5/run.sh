@@ -60,7 +60,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   utils/format_lm.sh data/lang_gmm data/lang/lm_yesno.arpa data/local/dict/lexicon.txt data/lang_gmm_test_tg
 fi
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  steps/train_mono.sh --cmd "$train_cmd" --totgauss 400 data/train data/lang_gmm exp/mono
+  steps/train_mono.sh --cmd "$train_cmd" --totgauss 400 --seed "$seed" data/train data/lang_gmm exp/mono
   utils/mkgraph.sh data/lang_gmm_test_tg exp/mono exp/mono/graph
   steps/decode.sh --cmd "$decode_cmd" exp/mono/graph data/test exp/mono/decode_test
 fi

@@ -1,0 +1,83 @@
+"""What an alignment says: pdf ids per frame, phone segments, CTM lines and a picture.
+
+Kaldi's ``ali-to-pdf``, ``ali-to-phones --ctm-output`` and a spectrogram with the phone segments.
+A frame's transition id belongs to the HMM state that emitted it, so a new phone starts where the
+phone changes or where the alignment enters the phone's first state again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.gmm.model import GmmModel
+
+
+@dataclass
+class PhoneSegment:
+    """One phone of an alignment: ``phone`` id, first frame ``start`` and ``frames`` long."""
+
+    phone: int
+    start: int
+    frames: int
+
+
+def ali_to_pdf(model: GmmModel, ali: np.ndarray) -> np.ndarray:
+    """(T,) pdf ids (zero-based) of a (T,) transition-id alignment."""
+    table = np.asarray(model.tm.transition_id_to_pdf_array(), dtype=np.int64)
+    return table[np.asarray(ali, dtype=np.int64)]
+
+
+def ali_to_phones(model: GmmModel, ali: np.ndarray) -> list[PhoneSegment]:
+    """The phone segments of a transition-id alignment, in time order."""
+    segs: list[PhoneSegment] = []
+    prev_phone, prev_first = -1, False
+    for t, tid in enumerate(int(x) for x in ali):
+        phone = model.tm.transition_id_to_phone(tid)
+        first = model.tm.transition_ids_is_start_of_phone(tid)
+        if phone != prev_phone or (first and not prev_first):
+            segs.append(PhoneSegment(phone, t, 1))
+        else:
+            segs[-1].frames += 1
+        prev_phone, prev_first = phone, first
+    return segs
+
+
+def ctm_lines(utt: str, segs: list[PhoneSegment], phones: dict[int, str], frame_shift: float = 0.01) -> list[str]:
+    """Kaldi CTM lines (``utt 1 start duration phone``) of an utterance's phone segments."""
+    return [f"{utt} 1 {s.start * frame_shift:.2f} {s.frames * frame_shift:.2f} {phones.get(s.phone, str(s.phone))}"
+            for s in segs]
+
+
+def plot_alignment(feats: np.ndarray, segs: list[PhoneSegment], phones: dict[int, str], path: str | os.PathLike,
+                   title: str = "", frame_shift: float = 0.01) -> Path:
+    """A PNG of the (T, F) features (log-mel bins up the y axis) with each phone's boundaries and name."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from asr.fileio import atomic_write
+
+    T = feats.shape[0]
+    fig, ax = plt.subplots(figsize=(max(6.0, min(30.0, T * frame_shift * 2.5)), 3.0))
+    ax.imshow(feats.T, origin="lower", aspect="auto", cmap="viridis",
+              extent=(0.0, T * frame_shift, 0, feats.shape[1]))
+    for s in segs:
+        x0 = s.start * frame_shift
+        ax.axvline(x0, color="white", linewidth=0.8)
+        ax.text(x0 + s.frames * frame_shift / 2, feats.shape[1] * 0.92, phones.get(s.phone, str(s.phone)),
+                color="white", ha="center", va="top", fontsize=8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("feature bin")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_write(out, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return out
