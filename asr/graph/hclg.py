@@ -37,7 +37,9 @@ def _write_fst(fst, path: Path) -> None:
 def format_lm(lang_dir: str | os.PathLike, arpa: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     """Copy a lang dir to ``out_dir`` and add ``G.fst`` made from an ARPA LM (Kaldi's
     ``utils/format_lm.sh``): back-off arcs carry ``#0``, ``<s>``/``</s>`` become epsilon, the
-    arcs are sorted by input label. Words of the LM that are not in ``words.txt`` are an error.
+    arcs are sorted by input label. N-grams with words that are not in ``words.txt`` are left out
+    with a warning (Kaldi's ``arpa2fst`` with a symbol table does the same); an LM with none of
+    its words in ``words.txt`` is an error.
 
     Returns:
         ``out_dir``.
@@ -70,10 +72,13 @@ def _check_lm_words(arpa: Path, words_txt: Path) -> None:
     from asr.lm.arpa import read_arpa_vocabulary
 
     words = read_symbols(words_txt)
-    missing = sorted(w for w in read_arpa_vocabulary(arpa) if w not in words and w not in ("<s>", "</s>"))
+    vocab = [w for w in read_arpa_vocabulary(arpa) if w not in ("<s>", "</s>")]
+    missing = sorted(w for w in vocab if w not in words)
+    if missing and len(missing) == len(vocab):
+        raise GraphError(f"{arpa}: none of its words is in {words_txt} (first: {' '.join(missing[:10])})")
     if missing:
-        raise GraphError(f"{arpa}: {len(missing)} words are not in {words_txt} (first: "
-                         f"{' '.join(missing[:10])}); map them to the OOV word or add them to the lexicon")
+        log.warning("%s: %d words are not in %s (first: %s): their n-grams are left out of G.fst", arpa,
+                    len(missing), words_txt, " ".join(missing[:10]))
 
 
 def relabel(fst, ilabels: set[int] | None = None, olabel_cost: float = 0.0):

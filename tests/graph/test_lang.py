@@ -118,3 +118,24 @@ def test_kaldi_wheels_import_in_any_order(order):
         "k.add_self_loops  # noqa"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_format_lm_leaves_out_ngrams_of_unknown_words(tmp_path, caplog):
+    from asr.graph.hclg import GraphError, format_lm
+
+    lang = prepare_lang(write_dict(tmp_path / "dict", LEX), "<UNK>", tmp_path / "lang")
+    arpa = tmp_path / "lm.arpa"
+    arpa.write_text("\\data\\\nngram 1=5\n\n\\1-grams:\n-1.0\t</s>\n-99\t<s>\n-0.5\tAB\n-0.5\tCAB\n"
+                    "-0.7\t<unk>\n\n\\end\\\n")
+    out = format_lm(lang, arpa, tmp_path / "lang_test")
+    assert (out / "G.fst").is_file() and (out / "L.fst").is_file()
+    assert "1 words are not in" in caplog.text and "<unk>" in caplog.text
+    import kaldifst
+
+    g = kaldifst.StdVectorFst.read(str(out / "G.fst"))
+    w = read_symbols(lang / "words.txt")
+    labels = {a.ilabel for s in kaldifst.StateIterator(g) for a in kaldifst.ArcIterator(g, s)}
+    assert {w["AB"], w["CAB"]} <= labels and labels <= {w["AB"], w["CAB"], w["#0"]}
+    arpa.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0\t</s>\n-99\t<s>\n-0.5\tXYZ\n\n\\end\\\n")
+    with pytest.raises(GraphError, match="none of its words"):
+        format_lm(lang, arpa, tmp_path / "lang_test2")
