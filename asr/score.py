@@ -37,6 +37,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import jiwer
 
@@ -322,3 +323,76 @@ def write_per_utt(path: str | os.PathLike, per_utt: list[UttScore]) -> None:
     """Write :func:`format_per_utt` output to ``path`` atomically."""
     with atomic_write(path) as f:
         f.write(format_per_utt(per_utt))
+
+
+def read_ctm(path: str | os.PathLike) -> dict[str, list[tuple[str, float, float]]]:
+    """A CTM file (``utt channel start duration word [confidence]``): utt -> [(word, start, end)] in
+    time order.
+
+    Raises:
+        ScoreError: a missing file or a malformed line (names file and line).
+    """
+    out: dict[str, list[tuple[str, float, float]]] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScoreError(f"{path}: cannot read: {e}") from e
+    for n, line in enumerate(lines, 1):
+        p = line.split()
+        if not p or p[0].startswith(";;"):
+            continue
+        try:
+            start, dur = float(p[2]), float(p[3])
+            word = p[4]
+        except (IndexError, ValueError):
+            raise ScoreError(f"{path}:{n}: expected 'utt channel start duration word [confidence]'") from None
+        out.setdefault(p[0], []).append((word, start, start + dur))
+    for words in out.values():
+        words.sort(key=lambda w: w[1])
+    return out
+
+
+@dataclass
+class TimeErrors:
+    """How far a CTM's word times are from reference times (:func:`score_times`)."""
+
+    utterances: int  # compared: the same words in the same order in both
+    skipped: int  # in both, but with other words
+    words: int
+    mean_start: float  # mean |hyp start - ref start|, seconds
+    mean_end: float  # mean |hyp end - ref end|
+    median_start_offset: float  # median of hyp start - ref start (signed: negative = early)
+    within: float  # fraction of words whose start and end are both within the tolerance
+    tolerance: float
+
+    def report(self) -> str:
+        return (f"word times: {self.words} words of {self.utterances} utterances compared "
+                f"({self.skipped} with other words left out); mean |start error| {self.mean_start:.3f} s, "
+                f"mean |end error| {self.mean_end:.3f} s, median start offset {self.median_start_offset:+.3f} s; "
+                f"{100 * self.within:.1f}% of the words start and end within {self.tolerance:g} s")
+
+
+def score_times(ref: dict[str, list[tuple[str, float, float]]], hyp: dict[str, list[tuple[str, float, float]]],
+                tolerance: float = 0.1) -> TimeErrors:
+    """Word boundary errors of ``hyp`` against ``ref`` (e.g. a forced alignment's word CTM), over the
+    utterances in both whose word sequences are equal (case-insensitive)."""
+    import statistics
+
+    starts, ends, offsets = [], [], []
+    inside = utts = skipped = 0
+    for utt, r in ref.items():
+        if utt not in hyp:
+            continue
+        h = hyp[utt]
+        if [w.upper() for w, _, _ in r] != [w.upper() for w, _, _ in h]:
+            skipped += 1
+            continue
+        utts += 1
+        for (_, rs, re_), (_, hs, he) in zip(r, h):
+            starts.append(abs(hs - rs))
+            ends.append(abs(he - re_))
+            offsets.append(hs - rs)
+            inside += abs(hs - rs) <= tolerance and abs(he - re_) <= tolerance
+    n = len(starts)
+    return TimeErrors(utts, skipped, n, sum(starts) / n if n else float("nan"), sum(ends) / n if n else float("nan"),
+                      statistics.median(offsets) if n else float("nan"), inside / n if n else float("nan"), tolerance)

@@ -96,6 +96,9 @@ def _parser(name: str) -> argparse.ArgumentParser:
             p.add_argument("--data", default=None, help="the aligned data dir (its features, for --plot)")
             p.add_argument("--frame-shift", type=float, default=0.01, help="seconds per frame (0.01)")
             p.add_argument("--max-plots", type=int, default=20, help="plot at most this many utterances (20)")
+            p.add_argument("--word-ctm", default=None,
+                           help="write the transcripts' words with their aligned spans as CTM (needs --lang, --data)")
+            p.add_argument("--lang", default=None, help="the lang dir of the alignment (phones/align_lexicon.txt)")
         p.add_argument("out", nargs="?" if name == "ali-to-phones" else None, default=None,
                        help="text archive: utt id1 id2 ...")
     elif name == "decode-gmm":
@@ -201,6 +204,8 @@ def _ali_tools(name: str, args: argparse.Namespace) -> None:
             for utt, ss in segs.items():
                 f.write("".join(line + "\n" for line in ctm_lines(utt, ss, names, args.frame_shift)))
         log.info("wrote %s", args.ctm)
+    if args.word_ctm:
+        _word_ctm(args, model, segs, names)
     if args.plot:
         if not args.data:
             raise AsrError("--plot needs --data DIR (the aligned data dir, for its features)")
@@ -213,3 +218,37 @@ def _ali_tools(name: str, args: argparse.Namespace) -> None:
             plot_alignment(feats[utt], segs[utt], names, Path(args.plot) / f"{utt}.png", title=utt,
                            frame_shift=args.frame_shift)
         log.info("wrote %d pictures to %s", len(utts), args.plot)
+
+
+def _word_ctm(args: argparse.Namespace, model, segs: dict, names: dict[int, str]) -> None:
+    from asr.datadir import DataDir
+    from asr.errors import AsrError
+    from asr.fileio import atomic_write
+    from asr.gmm.ali import ali_to_words
+    from asr.graph.lang import read_int_list, read_symbols
+
+    if not args.lang or not args.data:
+        raise AsrError("--word-ctm needs --lang DIR (its phones/align_lexicon.txt) and --data DIR (its text)")
+    lang = Path(args.lang)
+    phone_ids = read_symbols(lang / "phones.txt")
+    prons: dict[str, list[list[int]]] = {}
+    for line in (lang / "phones" / "align_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        w, _, *ph = line.split()
+        prons.setdefault(w, []).append([phone_ids[p] for p in ph])
+    silence = set(read_int_list(lang / "phones" / "silence.int"))
+    oov = (lang / "oov.txt").read_text(encoding="utf-8").split()[0]
+    text = DataDir.load(args.data).text or {}
+    lines, failed = [], []
+    for utt, ss in segs.items():
+        words = [w if w in prons else oov for w in text.get(utt, "").split()]
+        ws = ali_to_words(ss, words, prons, silence)
+        if ws is None:
+            failed.append(utt)
+            continue
+        lines += [f"{utt} 1 {w.start * args.frame_shift:.2f} {w.frames * args.frame_shift:.2f} {w.word}" for w in ws]
+    if failed:
+        log.warning("%d alignments do not spell their transcripts (left out of %s): %s", len(failed), args.word_ctm,
+                    " ".join(failed[:10]))
+    with atomic_write(args.word_ctm) as f:
+        f.write("".join(x + "\n" for x in lines))
+    log.info("wrote %s (%d words)", args.word_ctm, len(lines))

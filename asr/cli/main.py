@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write a model as an ONNX or TorchScript file (transcribes on its own)"),
     "plot": ("plot", "PNG pictures of an experiment's training curves"),
     "score": ("score", "WER/CER of a hypothesis text against a reference"),
+    "score-times": ("score_times", "word boundary errors of a CTM against a forced alignment's word CTM"),
     "train-lm": ("train_lm", "estimate a word n-gram language model (Kneser-Ney) as an ARPA file"),
     "lm-decode": ("lm_decode", "deprecated alias of decode --lm"),
     "prepare-lang": ("hmm", "make a Kaldi lang dir (phones, words, topo, L.fst) from a dict dir"),

@@ -81,3 +81,43 @@ def plot_alignment(feats: np.ndarray, segs: list[PhoneSegment], phones: dict[int
         fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
     return out
+
+
+@dataclass
+class WordSegment:
+    """One word of an alignment: ``word``, first frame ``start``, ``frames`` long (its phones, no silence)."""
+
+    word: str
+    start: int
+    frames: int
+
+
+def ali_to_words(segs: list[PhoneSegment], words: list[str], prons: dict[str, list[list[int]]],
+                 silence: set[int]) -> list[WordSegment] | None:
+    """Group a forced alignment's phone segments into its transcript's words.
+
+    Args:
+        segs: the phone segments (:func:`ali_to_phones`) of an alignment to ``words``.
+        words: the transcript (the words the alignment graph was made from).
+        prons: word -> its pronunciations as phone ids (the lang dir's lexicon).
+        silence: silence phone ids (optional silence between words is skipped).
+
+    Returns:
+        the words with their spans, or None when the phones do not spell the transcript (an OOV
+        word mapped to another, or an alignment of other words).
+    """
+    out: list[WordSegment] = []
+    i = 0
+    for w in words:
+        while i < len(segs) and segs[i].phone in silence and not any(p and p[0] == segs[i].phone
+                                                                      for p in prons.get(w, [])):
+            i += 1
+        for pron in sorted(prons.get(w, []), key=len, reverse=True):
+            if [s.phone for s in segs[i: i + len(pron)]] == pron:
+                first, last = segs[i], segs[i + len(pron) - 1]
+                out.append(WordSegment(w, first.start, last.start + last.frames - first.start))
+                i += len(pron)
+                break
+        else:
+            return None
+    return out

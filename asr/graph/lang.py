@@ -18,7 +18,7 @@ Output (``data/lang``):
   Kaldi's own tools read;
 - ``phones/``: ``silence``, ``nonsilence``, ``optional_silence``, ``disambig``,
   ``context_indep``, ``roots``, ``sets``, ``extra_questions``, ``wdisambig_phones``,
-  ``wdisambig_words`` as ``.txt`` (and ``.int``, ``.csl`` where Kaldi writes them);
+  ``wdisambig_words``, ``align_lexicon`` as ``.txt`` (and ``.int``, ``.csl`` where Kaldi writes them);
   ``oov.txt``/``oov.int``.
 
 Phones are position-independent (Kaldi's ``--position-dependent-phones false``): every phone is one
@@ -344,6 +344,11 @@ def prepare_lang(dict_dir: str | os.PathLike, oov_word: str, lang_dir: str | os.
     _write(phones_dir / "roots.int", [k + " ".join(str(phone_ids[p]) for p in s) for k, s in roots])
     _write_sets(phones_dir, "extra_questions", [d.silence_phones, d.nonsilence_phones] + d.extra_questions,
                 phone_ids)
+    # Kaldi's align_lexicon: "word word phones..." (for word alignments), with <eps> for optional silence
+    align = [(w, list(ph)) for w, _, ph in d.lexicon] + [("<eps>", [d.optional_silence])]
+    _write(phones_dir / "align_lexicon.txt", [f"{w} {w} {' '.join(ph)}" for w, ph in align])
+    _write(phones_dir / "align_lexicon.int",
+           [f"{word_ids[w]} {word_ids[w]} {' '.join(str(phone_ids[x]) for x in ph)}" for w, ph in align])
 
     nonsil_ids = [phone_ids[p] for p in d.nonsilence_phones]
     sil_ids = [phone_ids[p] for p in d.silence_phones]

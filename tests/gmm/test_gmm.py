@@ -220,6 +220,15 @@ def test_alignment_tools(system, tmp_path):
         assert abs(float(start) - ends.get(utt, 0.0)) < 1e-6
         ends[utt] = float(start) + float(dur)
     assert all(abs(ends[u] - frames[u] * 0.01) < 1e-6 for u in frames)
+    # the transcripts' words with their aligned spans: a word CTM that scores perfectly against itself
+    assert main(["ali-to-phones", "-q", "--word-ctm", str(tmp_path / "words.ctm"), "--lang", str(tmp / "lang"),
+                 "--data", str(tmp / "train"), str(exp), ali]) == 0
+    from asr.score import read_ctm, score_times
+
+    words = read_ctm(tmp_path / "words.ctm")
+    assert {u: [w for w, _, _ in ws] for u, ws in words.items()} == {u: t.split() for u, t in text.items()}
+    res = score_times(words, words)
+    assert res.words == sum(len(t.split()) for t in text.values()) and res.mean_start == 0.0 and res.within == 1.0
     pngs = sorted((tmp_path / "png").glob("*.png"))
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 

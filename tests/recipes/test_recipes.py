@@ -43,6 +43,11 @@ def test_yesno_recipe(corpora, copy_recipe, run_in_recipe):
         assert (s5 / "data" / "lang_gmm" / f).is_file(), f
     assert (s5 / "data" / "lang_gmm_test_tg" / "G.fst").is_file()
     assert "exp/mono/decode_test" in results
+    # the CTC model's word times against the GMM's forced alignment (RESULTS.md: mean start error 0.08 s)
+    times = (s5 / "exp" / "ctc" / "decode_test_greedy" / "word_times").read_text()
+    start = float(re.search(r"mean \|start error\| ([0-9.]+) s", times).group(1))
+    assert start <= 0.2, times
+    assert "mean |start error|" in results
 
 
 @pytest.mark.slow  # about 10 minutes on 2 cores (40 epochs of a BLSTM 2x128 on 2,177 recordings)

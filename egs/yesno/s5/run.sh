@@ -6,7 +6,8 @@
 #         LM (local/prepare_lm.sh, as Kaldi's task.arpabo), 3 train CTC (features on the fly),
 #         4 decode (lexicon + LM search; greedy for comparison) + score; the HMM-GMM baseline, as
 #         Kaldi's yesno: 5 filterbank features + CMVN, 6 dict, lang dir and G.fst, 7 monophone GMM
-#         (400 Gaussians), HCLG, decode over the LM-weight grid; 8 RESULTS.md.
+#         (400 Gaussians), HCLG, decode over the LM-weight grid, and the CTC model's word times
+#         scored against the GMM's forced alignment of the test set; 8 RESULTS.md.
 # Note: sorted by name, every training file starts with NO and every test file with YES
 # (Kaldi's split). Training on the files alone teaches the model that utterances start with NO, so
 # local/crop_leading_words.py adds copies with the first 1-5 words cut off (at the pauses), each
@@ -63,9 +64,18 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   steps/train_mono.sh --cmd "$train_cmd" --totgauss 400 --seed "$seed" data/train data/lang_gmm exp/mono
   utils/mkgraph.sh data/lang_gmm_test_tg exp/mono exp/mono/graph
   steps/decode.sh --cmd "$decode_cmd" exp/mono/graph data/test exp/mono/decode_test
+  # Word times users can trust: the CTC model's CTM against the GMM's forced alignment of the test set
+  steps/align_si.sh --cmd "$train_cmd" data/test data/lang_gmm exp/mono exp/mono_ali_test
+  asr ali-to-phones -q --word-ctm exp/mono_ali_test/words.ctm --lang data/lang_gmm --data data/test \
+    exp/mono_ali_test exp/mono_ali_test/ali.1.gz
+  asr transcribe -q --model exp/ctc --format ctm data/test/wav.scp > exp/ctc/decode_test_greedy/ctm
+  asr score-times exp/mono_ali_test/words.ctm exp/ctc/decode_test_greedy/ctm |
+    sed 's|^|exp/ctc/decode_test_greedy/ctm against the forced alignment exp/mono_ali_test/words.ctm: |' \
+    > exp/ctc/decode_test_greedy/word_times
+  cat exp/ctc/decode_test_greedy/word_times
 fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
-  utils/write_results.sh RESULTS.md "yesno: CTC, characters; monophone HMM-GMM" "cd egs/yesno/s5 && ./run.sh$run_opts" \
+  utils/write_results.sh --append exp/ctc/decode_test_greedy/word_times RESULTS.md "yesno: CTC, characters; monophone HMM-GMM" "cd egs/yesno/s5 && ./run.sh$run_opts" \
     "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC. exp/mono: monophone HMM-GMM (steps/train_mono.sh --totgauss 400, 23 log-mel bins -> 13 cepstra + deltas, speaker CMVN), decoded through HCLG with the same grammar; its best LM weight and penalty of the grid (scoring/best_wer)." \
     exp/ctc/decode_test exp/ctc/decode_test_greedy exp/mono/decode_test
 fi
