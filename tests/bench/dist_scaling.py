@@ -1,0 +1,100 @@
+"""Training throughput of one process against two workers of each distributed mode (issue #13).
+
+Trains the same model on the same data (the demo corpus's 250 training recordings, features on the
+fly, the demo recipe's BLSTM) for ``--epochs`` epochs in each configuration, one after another:
+
+- one process with 1 thread and with 2 threads (``asr train --train.num_threads N``);
+- 2 workers x 1 thread of each mode in ``--modes`` (``torchrun --nproc-per-node 2 asr train
+  --train.dist MODE``).
+
+Throughput = the epoch's training frames (10 ms frames of the recordings, before speed
+perturbation) / its wall time from ``history.json``, the median over the epochs after the first
+(the first includes start-up). Usage::
+
+    python tests/bench/dist_scaling.py [--json FILE] [--epochs 4] [--modes "ddp model-avg"]
+
+Each JSON record: ``mode`` (``single`` or the distributed mode), ``workers``,
+``threads_per_worker``, ``frames_per_s``, ``epoch_s`` (the median epoch time) and ``ratio`` (against
+one process with 2 threads, the baseline named in the header record). The configurations run one
+after another, so a machine shared with other work moves the numbers; run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from tinydata import DEMO, write_demo_dir  # noqa: E402
+
+
+def epoch_times(exp: Path) -> list[float]:
+    return [float(r["time_s"]) for r in json.loads((exp / "history.json").read_text())]
+
+
+def run(cmd: list[str], log: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as f:
+        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO / "egs" / "demo" / "s5")
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({r.returncode}); log: {log}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", default=None, help="write the records here")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--modes", default="ddp model-avg")
+    args = p.parse_args()
+    import soundfile as sf
+
+    asr = str(Path(sys.executable).with_name("asr"))
+    tmp = Path(tempfile.mkdtemp(prefix="dist_scaling_"))
+    utts = sorted(f.stem for f in (DEMO / "train").glob("*.flac"))
+    data = write_demo_dir(tmp / "train", "train", utts)
+    frames = sum(int(sf.info(str(DEMO / "train" / f"{u}.flac")).duration * 100) for u in utts)
+    conf = REPO / "egs" / "demo" / "s5" / "conf" / "train.yaml"
+    common = ["--config", str(conf), "--no-progress", "--train.epochs", str(args.epochs), "--train.average_last", "1",
+              "--data.train", str(data), "--data.dev", ""]
+    configs = [("single", 1, 1), ("single", 1, 2)] + [(m, 2, 1) for m in args.modes.split()]
+    records = []
+    for mode, workers, threads in configs:
+        exp = tmp / f"exp_{mode}_{workers}x{threads}"
+        if mode == "single":
+            cmd = [asr, "train", *common, "--train.num_threads", str(threads), str(exp)]
+        else:
+            torchrun = str(Path(sys.executable).with_name("torchrun"))
+            cmd = [torchrun, "--standalone", "--nproc-per-node", str(workers), "--no-python", asr, "train", *common,
+                   "--train.dist", mode, "--train.num_threads", str(threads), str(exp)]
+        run(cmd, tmp / f"{exp.name}.log")
+        t = epoch_times(exp)[1:] or epoch_times(exp)
+        epoch_s = statistics.median(t)
+        records.append({"mode": mode, "workers": workers, "threads_per_worker": threads,
+                        "frames_per_s": round(frames / epoch_s, 1), "epoch_s": round(epoch_s, 2)})
+        print(f"{mode:10s} {workers} x {threads} thread(s): {frames / epoch_s:9.0f} frames/s "
+              f"(median epoch {epoch_s:.2f} s of {len(t)})", flush=True)
+    base = next(r for r in records if r["mode"] == "single" and r["threads_per_worker"] == 2)["frames_per_s"]
+    for r in records:
+        r["ratio"] = round(r["frames_per_s"] / base, 3)
+    header = {"benchmark": "dist_scaling", "baseline": "single process, 2 threads", "frames_per_epoch": frames,
+              "epochs": args.epochs, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "config": "egs/demo/s5/conf/train.yaml"}
+    for r in records:
+        print(f"  {r['mode']:10s} {r['workers']}x{r['threads_per_worker']}: ratio {r['ratio']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps([header, *records], indent=1) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
