@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 RECOGNITION = ["asr/system.py", "asr/batches.py", "asr/checkpoint.py", "asr/device.py", "asr/cli/decode.py",
                "asr/cli/transcribe.py", "asr/cli/lm_decode.py", "asr/cli/args.py", "asr/decode", "asr/features",
-               "asr/models", "asr/text"]
+               "asr/models", "asr/text", "asr/graph", "asr/gmm", "asr/cli/hmm.py", "asr/cli/score_times.py"]
 
 
 def _imports(path: Path) -> list[str]:
