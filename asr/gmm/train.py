@@ -273,7 +273,7 @@ def _log_line(fh, msg: str) -> None:
         fh.flush()
 
 
-def _realign(model, graphs, feats, cfg, sil_phones, alis, where: str) -> dict[str, list[int]]:
+def _realign(model, graphs, feats, cfg, sil_phones, where: str) -> dict[str, list[int]]:
     am = boost_silence(model, sil_phones, cfg.boost_silence)
     new: dict[str, list[int]] = {}
     failed = []
@@ -287,6 +287,16 @@ def _realign(model, graphs, feats, cfg, sil_phones, alis, where: str) -> dict[st
         log.warning("%s: %d utterances did not align (left out of this pass): %s", where, len(failed),
                     " ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
     return new
+
+
+def _write_model_dir(out: Path, model: GmmModel, opts: FeatOpts, alis: dict[str, list[int]], lang: Path) -> None:
+    """A model dir in Kaldi's layout: final.mdl, tree, ali.1.gz, the feature options, num_jobs, phones.txt."""
+    model.save(out / "final.mdl", out / "tree")
+    write_alignments(out / "ali.1.gz", alis)
+    opts.save(out)
+    with atomic_write(out / "num_jobs") as f:
+        f.write("1\n")
+    (out / "phones.txt").write_bytes((lang / "phones.txt").read_bytes())
 
 
 def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir: str | os.PathLike,
@@ -341,7 +351,7 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
                       f"{frames} frames")
         for it in range(1, cfg.num_iters):
             if it in realign:
-                alis = _realign(model, graphs, feats, cfg, sil_phones, alis, f"pass {it}")
+                alis = _realign(model, graphs, feats, cfg, sil_phones, f"pass {it}")
             accs, tstats, like, frames = accumulate(model, feats, alis)
             estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, rng=rng)
             _log_line(fh, f"pass {it}: log-likelihood per frame {like / max(frames, 1):.4f} over {frames} frames"
@@ -351,12 +361,7 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
         if not math.isfinite(like):
             raise AsrError(f"{exp_dir}: training diverged (log-likelihood {like})")
         _log_line(fh, f"done: {model.info()}")
-    model.save(out / "final.mdl", out / "tree")
-    write_alignments(out / "ali.1.gz", alis)
-    feat_opts.save(out)
-    with atomic_write(out / "num_jobs") as f:
-        f.write("1\n")
-    (out / "phones.txt").write_bytes((lang / "phones.txt").read_bytes())
+    _write_model_dir(out, model, feat_opts, alis, lang)
     return model
 
 
@@ -377,12 +382,7 @@ def align(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, model_dir: s
     trans = read_transcripts(data, lang)
     comp = GraphCompiler(model, lang)
     graphs = {u: comp.compile(trans[u]) for u in feats if u in trans}
-    alis = _realign(model, graphs, feats, cfg, read_int_list(lang / "phones" / "silence.int"), {}, str(data_dir))
+    alis = _realign(model, graphs, feats, cfg, read_int_list(lang / "phones" / "silence.int"), str(data_dir))
     log.info("aligned %d of %d utterances of %s", len(alis), len(graphs), data_dir)
-    write_alignments(out / "ali.1.gz", alis)
-    model.save(out / "final.mdl", out / "tree")
-    opts.save(out)
-    with atomic_write(out / "num_jobs") as f:
-        f.write("1\n")
-    (out / "phones.txt").write_bytes((lang / "phones.txt").read_bytes())
+    _write_model_dir(out, model, opts, alis, lang)
     return alis
