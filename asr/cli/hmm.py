@@ -6,6 +6,8 @@
 - ``asr train-mono DATA_DIR LANG_DIR EXP_DIR`` (``steps/train_mono.sh``)
 - ``asr align-si DATA_DIR LANG_DIR MODEL_DIR ALI_DIR`` (``steps/align_si.sh``)
 - ``asr decode-gmm GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir)
+- ``asr decode-hybrid GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir of a hybrid
+  model: Kaldi's ``steps/nnet3/decode.sh``)
 - ``asr ali-to-pdf MODEL_DIR ALI OUT`` and ``asr ali-to-phones [--ctm F] [--plot DIR --data D] MODEL_DIR ALI [OUT]``
   (Kaldi's ``ali-to-pdf``, ``ali-to-phones``; ``ALI`` is an ``ali.N.gz`` archive)
 
@@ -31,6 +33,8 @@ _DESCRIPTIONS = {
     "train-mono": "train a monophone HMM-GMM system (flat start, EM with realignment, Gaussian splitting)",
     "align-si": "align a data dir with an HMM-GMM model (transition ids in ali.1.gz)",
     "decode-gmm": "decode a data dir with an HMM-GMM model through HCLG over an LM-weight grid, and score it",
+    "decode-hybrid": "decode a data dir with a hybrid (frame-level) model through HCLG over an LM-weight grid, "
+                     "posteriors divided by the priors, and score it",
     "ali-to-pdf": "alignments (transition ids) to pdf ids per frame, as a Kaldi text archive",
     "ali-to-phones": "alignments to phone sequences, a CTM of phone segments, or spectrograms with them (PNG)",
 }
@@ -101,11 +105,18 @@ def _parser(name: str) -> argparse.ArgumentParser:
             p.add_argument("--lang", default=None, help="the lang dir of the alignment (phones/align_lexicon.txt)")
         p.add_argument("out", nargs="?" if name == "ali-to-phones" else None, default=None,
                        help="text archive: utt id1 id2 ...")
-    elif name == "decode-gmm":
+    elif name in ("decode-gmm", "decode-hybrid"):
         from asr.gmm.decode import DecodeConfig
 
         d = DecodeConfig()
-        p.add_argument("--model", default=None, help="model dir (default: the decode dir's parent)")
+        if name == "decode-gmm":
+            p.add_argument("--model", default=None, help="model dir (default: the decode dir's parent)")
+        else:
+            p.add_argument("--model", default=None,
+                           help="experiment dir or checkpoint of the hybrid model, its dir holding final.mdl and "
+                                "tree (default: the decode dir's parent)")
+            p.add_argument("--device", default="cpu", help="device of the model (cpu, cuda, auto; default cpu)")
+            p.add_argument("--num-threads", type=int, default=0, help="CPU threads for torch (0 = its default)")
         p.add_argument("--beam", type=float, default=d.beam, help=f"decoding beam ({d.beam:g})")
         p.add_argument("--max-active", type=int, default=d.max_active, help=f"active states per frame ({d.max_active})")
         p.add_argument("--lattice-beam", type=float, default=d.lattice_beam, help=f"({d.lattice_beam:g})")
@@ -125,7 +136,7 @@ def main_for(name: str, argv: list[str]) -> int:
     from asr.log import log_command_line, setup_logging
 
     out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
-           "align-si": "ali_dir", "decode-gmm": "decode_dir"}.get(name)
+           "align-si": "ali_dir", "decode-gmm": "decode_dir", "decode-hybrid": "decode_dir"}.get(name)
     log_file = args.log_file or (str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
                                  if out else None)
     if log_file:
@@ -166,6 +177,17 @@ def main_for(name: str, argv: list[str]) -> int:
             align(args.data_dir, args.lang_dir, args.model_dir, args.ali_dir, cfg)
     elif name in ("ali-to-pdf", "ali-to-phones"):
         _ali_tools(name, args)
+    elif name == "decode-hybrid":
+        import torch
+
+        from asr.decode.hybrid import decode_data_dir
+
+        if args.num_threads > 0:
+            torch.set_num_threads(args.num_threads)
+        decode_data_dir(args.graph_dir, args.data_dir, args.decode_dir, model=args.model,
+                        lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
+                        beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam,
+                        device=args.device)
     else:
         from asr.gmm.decode import DecodeConfig, decode
 
@@ -225,17 +247,12 @@ def _word_ctm(args: argparse.Namespace, model, segs: dict, names: dict[int, str]
     from asr.errors import AsrError
     from asr.fileio import atomic_write
     from asr.gmm.ali import ali_to_words
-    from asr.graph.lang import read_int_list, read_symbols
+    from asr.graph.lang import read_align_lexicon
 
     if not args.lang or not args.data:
         raise AsrError("--word-ctm needs --lang DIR (its phones/align_lexicon.txt) and --data DIR (its text)")
     lang = Path(args.lang)
-    phone_ids = read_symbols(lang / "phones.txt")
-    prons: dict[str, list[list[int]]] = {}
-    for line in (lang / "phones" / "align_lexicon.txt").read_text(encoding="utf-8").splitlines():
-        w, _, *ph = line.split()
-        prons.setdefault(w, []).append([phone_ids[p] for p in ph])
-    silence = set(read_int_list(lang / "phones" / "silence.int"))
+    prons, silence = read_align_lexicon(lang)
     oov = (lang / "oov.txt").read_text(encoding="utf-8").split()[0]
     text = DataDir.load(args.data).text or {}
     lines, failed = [], []

@@ -36,6 +36,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train-mono": ("hmm", "train a monophone HMM-GMM system (Kaldi's train_mono.sh)"),
     "align-si": ("hmm", "align a data dir with an HMM-GMM model (Kaldi's align_si.sh)"),
     "decode-gmm": ("hmm", "decode a data dir through HCLG with an HMM-GMM model, over an LM-weight grid"),
+    "decode-hybrid": ("hmm", "decode a data dir through HCLG with a hybrid (frame-level) model, over a grid"),
     "ali-to-pdf": ("hmm", "HMM-GMM alignments to pdf ids per frame (Kaldi's ali-to-pdf)"),
     "ali-to-phones": ("hmm", "HMM-GMM alignments to phones, a CTM of phone segments, or pictures (--plot)"),
 }

@@ -17,6 +17,9 @@ is the geometric mean of its tokens' posteriors. A *bidirectional* model may emi
 a token anywhere its context allows, early or late (an FSDD BLSTM emitted digits
 0.37 s early until it was trained with padded audio: egs/fsdd/s5/RESULTS.md), so
 its json output says so in ``"times"``, and its times are a guide, not an alignment.
+A *hybrid* model (frame-level training on HMM-state labels) decodes through its HCLG graph
+(``graph/`` beside the model, or ``--graph``); its word times come from the decoder's alignment
+(``"times": "hmm-alignment"``) and a word's confidence is the mean posterior of its aligned states.
 
 Bad inputs (missing, empty, unreadable or too short audio) are all named, one line each,
 before anything is recognised, and the command exits with status 1 writing nothing; with
@@ -115,6 +118,7 @@ def file_id(path: Path) -> str:
 
 TIMES_UNI = "ctc-emissions"  # the json "times" field: where the word times come from
 TIMES_BI = "ctc-emissions, bidirectional model: may be early or late"
+TIMES_HYBRID = "hmm-alignment"  # a hybrid model's words: the decoder's alignment through HCLG
 
 
 def format_result(name: str, res: object, fmt: str, times: str | None = None) -> list[str]:
@@ -207,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "ctm"), default="text", help="output format (default text)")
     add_beam_arg(p)
     add_lm_args(p)  # text format only
+    p.add_argument("--graph", default=None, help="a hybrid model's decoding graph dir (HCLG.fst; default: graph/ "
+                                                 "beside the model)")
+    p.add_argument("--acoustic-scale", type=float, default=0.1, help="a hybrid model's acoustic scale (default "
+                                                                     "0.1, i.e. LM weight 10)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per batch at most (default 16)")
     p.add_argument("--max-frames", type=int, default=40000,
@@ -249,11 +257,16 @@ def main(argv: list[str]) -> int:
     from asr.decode.recognizer import Recognizer
     from asr.fileio import atomic_write
 
-    rec = Recognizer(args.model, device=args.device, beam=beam)
+    rec = Recognizer(args.model, device=args.device, beam=beam, graph=args.graph, acoustic_scale=args.acoustic_scale)
+    if rec.hybrid is not None and (args.lm or args.stream):
+        raise AsrError(f"{rec.path} is a hybrid model: its graph holds the LM and it decodes whole files; "
+                       f"drop {'--lm' if args.lm else '--stream'}")
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
     data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel, skip_bad=args.skip_bad)
     lines: dict[str, list[str]] = {}
     times = TIMES_BI if getattr(rec.system.cfg.model, "bidirectional", False) else TIMES_UNI
+    if rec.hybrid is not None:
+        times = TIMES_HYBRID
     if args.stream:
         if lexdec is not None:
             raise AsrError("--stream decodes greedily (or with --beam): drop --lm")

@@ -52,12 +52,17 @@ class Recognizer:
         model: checkpoint file or experiment dir.
         device: torch device or its name (``cpu``, ``cuda``, ``cuda:N``, ``auto``; default cpu).
         beam: 1 = greedy decoding (default); > 1 = CTC prefix beam search of that width.
+        graph: a hybrid model's (pdf units) decoding graph dir (default: ``graph/`` beside the
+            checkpoint); its words come from HCLG (:mod:`asr.decode.hybrid`), its times from the
+            decoder's alignment.
+        acoustic_scale: a hybrid model's acoustic scale (default 0.1: LM weight 10).
 
     Raises:
-        AsrError: missing or unreadable checkpoint, unknown device.
+        AsrError: missing or unreadable checkpoint, unknown device, a hybrid model without a graph.
     """
 
-    def __init__(self, model: str | Path, device: str | torch.device = "cpu", beam: int = 1) -> None:
+    def __init__(self, model: str | Path, device: str | torch.device = "cpu", beam: int = 1,
+                 graph: str | Path | None = None, acoustic_scale: float | None = None) -> None:
         self.device = resolve_device(device)
         from asr.export import is_exported, load_exported
 
@@ -75,6 +80,24 @@ class Recognizer:
         self.sample_rate = self.system.sample_rate
         # Seconds per model output frame: the feature frame shift times the model's subsampling.
         self.output_frame_shift = self.system.frame_shift * self.system.subsample
+        self.hybrid = None
+        if self.system.tokenizer.kind == "pdf":
+            self.hybrid = self._hybrid_decoder(graph, acoustic_scale)
+
+    def _hybrid_decoder(self, graph: str | Path | None, acoustic_scale: float | None):  # noqa: ANN202
+        from asr.decode.hybrid import ACOUSTIC_SCALE, HybridDecoder, HybridGraph
+
+        mdir = Path(self.path).parent
+        gdir = Path(graph) if graph is not None else mdir / "graph"
+        if not (gdir / "HCLG.fst").is_file():
+            raise AsrError(f"{self.path} is a hybrid model (pdf units): it decodes through a graph, and "
+                           f"{gdir}/HCLG.fst does not exist (utils/mkgraph.sh <lang> {mdir} {mdir}/graph, or "
+                           f"--graph DIR)")
+        import numpy as np
+
+        priors = np.asarray(self.system.tokenizer.log_priors(), dtype=np.float32)
+        return HybridDecoder(HybridGraph(gdir, mdir), priors,
+                             ACOUSTIC_SCALE if acoustic_scale is None else acoustic_scale)
 
     # -- inputs ---------------------------------------------------------------------------------
     def open_data(self, data_dir: str | Path | DataDir, skip_bad: bool = False,
@@ -171,7 +194,10 @@ class Recognizer:
 
     # -- search -------------------------------------------------------------------------------
     def search(self, lp: torch.Tensor, lens: torch.Tensor) -> list[Result]:
-        """Greedy or prefix-beam search (:attr:`beam`) over log-posteriors (B, T', V); one result per row."""
+        """Greedy or prefix-beam search (:attr:`beam`) over log-posteriors (B, T', V), or a hybrid
+        model's best path through its graph; one result per row."""
+        if self.hybrid is not None:
+            return self._hybrid_results(lp, lens)
         if self.beam > 1:
             hyps = [nbest[0] for nbest in prefix_beam_search(lp, lens, beam=self.beam)]
         else:
@@ -184,6 +210,18 @@ class Recognizer:
         if not xs:
             return []
         return self.search(*self.log_probs(xs, waves, spk_stats))
+
+    def _hybrid_results(self, lp: torch.Tensor, lens: torch.Tensor) -> list[Result]:
+        items = [(str(i), lp[i, : int(lens[i])].numpy()) for i in range(lp.shape[0])]
+        hyps = self.hybrid.decode(items)
+        shift = self.output_frame_shift
+        out = []
+        for key, _ in items:
+            h = hyps[key]
+            words = [Word(w.word, round(w.start * shift, 3), round((w.start + w.frames) * shift, 3), w.confidence)
+                     for w in h.timed]
+            out.append(Result(text=" ".join(h.words), words=words))
+        return out
 
     def _result(self, hyp: Hypothesis) -> Result:
         tok = self.system.tokenizer

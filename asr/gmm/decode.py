@@ -45,29 +45,40 @@ def read_words(graph_dir: Path) -> dict[int, str]:
     return {i: w for w, i in read_symbols(graph_dir / "words.txt").items()}
 
 
-def decode_feats(hclg, model: GmmModel, feats: dict[str, np.ndarray], words: dict[int, str],
-                 acoustic_scale: float, cfg: DecodeConfig) -> tuple[dict[str, str], dict[str, list[int]], int]:
-    """Best paths of every utterance: (utterance -> words, utterance -> transition ids, failures).
-    An utterance that reaches no final state keeps its best partial path (Kaldi's
-    ``--allow-partial=true``)."""
+def best_paths(hclg, tm, decodables, words: dict[int, str], cfg: DecodeConfig
+               ) -> tuple[dict[str, str], dict[str, list[int]], list[str]]:
+    """Best paths through ``hclg`` of ``(utt, decodable)`` pairs: (utterance -> words, utterance ->
+    transition ids per frame, the utterances that reached no final state). An utterance that
+    reaches no final state keeps its best partial path (Kaldi's ``--allow-partial=true``). Any
+    Kaldi decodable: a GMM's, or a matrix of scaled log-likelihoods per transition id (hybrid
+    models, :mod:`asr.decode.hybrid`)."""
     import kaldi_hmm_gmm as khg
-    import torch
 
     conf = khg.LatticeFasterDecoderConfig(beam=cfg.beam, max_active=cfg.max_active, lattice_beam=cfg.lattice_beam)
     decoder = khg.LatticeFasterDecoder(hclg, conf)
     hyps: dict[str, str] = {}
     alis: dict[str, list[int]] = {}
-    failed = 0
-    for utt, x in feats.items():
-        dec = khg.DecodableAmDiagGmmScaled(am=model.am, tm=model.tm, feats=torch.from_numpy(x), scale=acoustic_scale)
-        ok, ali, word_ids, _ = khg.decode_utterance_lattice_faster(decoder=decoder, decodable=dec, trans_model=model.tm,
+    failed: list[str] = []
+    for utt, dec in decodables:
+        ok, ali, word_ids, _ = khg.decode_utterance_lattice_faster(decoder=decoder, decodable=dec, trans_model=tm,
                                                                    utt=utt, allow_partial=True)
         if not ok:
-            failed += 1
+            failed.append(utt)
             log.warning("utterance %s: no path through the graph; empty hypothesis", utt)
         hyps[utt] = " ".join(words[i] for i in word_ids)
         alis[utt] = list(ali)
     return hyps, alis, failed
+
+
+def decode_feats(hclg, model: GmmModel, feats: dict[str, np.ndarray], words: dict[int, str],
+                 acoustic_scale: float, cfg: DecodeConfig) -> tuple[dict[str, str], dict[str, list[int]], list[str]]:
+    """:func:`best_paths` of every utterance's features under the GMM."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    decodables = ((utt, khg.DecodableAmDiagGmmScaled(am=model.am, tm=model.tm, feats=torch.from_numpy(x),
+                                                     scale=acoustic_scale)) for utt, x in feats.items())
+    return best_paths(hclg, model.tm, decodables, words, cfg)
 
 
 def decode(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, decode_dir: str | os.PathLike,
@@ -112,7 +123,7 @@ def decode(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, decode_dir
             hyps, _, failed = decode_feats(g, model, feats, words, 1.0 / float(lmwt), cfg)
             wer, line = score_setting(out, (lmwt, wip), hyps, refs, str(data_dir))
             log.info("lmwt %s wip %s: %s(%.1f s for %d frames%s)", lmwt, wip, line + " " if line else "",
-                     time.time() - t0, frames, f", {failed} without a final state" if failed else "")
+                     time.time() - t0, frames, f", {len(failed)} without a final state" if failed else "")
             results.append((wer, (lmwt, wip), hyps))
     finish_grid(out, results, refs, str(data_dir))
     best = min(results, key=lambda r: r[0])

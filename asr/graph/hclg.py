@@ -102,7 +102,8 @@ def relabel(fst, ilabels: set[int] | None = None, olabel_cost: float = 0.0):
 
 def make_graph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir: str | os.PathLike,
                self_loop_scale: float = 0.1, transition_scale: float = 1.0) -> Path:
-    """Build ``graph_dir/HCLG.fst`` (+ ``words.txt``, ``phones.txt``, ``disambig_tid.int``) from a
+    """Build ``graph_dir/HCLG.fst`` (+ ``words.txt``, ``phones.txt``, ``disambig_tid.int`` and, for word
+    times, ``phones/{align_lexicon,silence}.*``) from a
     lang dir with ``G.fst`` and a model dir with ``final.mdl`` and ``tree``.
 
     Raises:
@@ -143,6 +144,10 @@ def make_graph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_
     _write_fst(HCLG, out / "HCLG.fst")
     for name in ("words.txt", "phones.txt"):
         shutil.copyfile(lang / name, out / name)
+    (out / "phones").mkdir(exist_ok=True)  # what word times from a decoder's alignment need
+    for name in ("align_lexicon.txt", "align_lexicon.int", "silence.int", "silence.csl", "optional_silence.csl"):
+        if (lang / "phones" / name).is_file():
+            shutil.copyfile(lang / "phones" / name, out / "phones" / name)
     (out / "disambig_tid.int").write_text("".join(f"{t}\n" for t in disambig_tid))
     log.info("%s: HCLG.fst with %d states and %d arcs", out, HCLG.num_states,
              sum(HCLG.num_arcs(s) for s in kaldifst.StateIterator(HCLG)))

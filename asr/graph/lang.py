@@ -384,3 +384,21 @@ def read_symbols(path: str | os.PathLike) -> dict[str, int]:
 def read_int_list(path: str | os.PathLike) -> list[int]:
     """The integers of a ``phones/*.int`` file (one or more per line)."""
     return [int(x) for _, f in _read_lines(Path(path)) for x in f]
+
+
+def read_align_lexicon(dir: str | os.PathLike) -> tuple[dict[str, list[list[int]]], set[int]]:
+    """The pronunciations (word -> phone-id sequences) of ``phones/align_lexicon.txt`` and the
+    silence phone ids of ``phones/silence.int``, in a lang dir or a graph dir of ``mkgraph.sh``.
+
+    Raises:
+        LangError: a missing file, or a phone that ``phones.txt`` does not list (names the line).
+    """
+    d = Path(dir)
+    phone_ids = read_symbols(d / "phones.txt")
+    prons: dict[str, list[list[int]]] = {}
+    path = d / "phones" / "align_lexicon.txt"
+    for n, f in _read_lines(path):
+        if len(f) < 2 or any(p not in phone_ids for p in f[2:]):
+            raise LangError(f"{path}:{n}: expected 'WORD WORD PHONE ...' with phones of {d / 'phones.txt'}")
+        prons.setdefault(f[0], []).append([phone_ids[p] for p in f[2:]])
+    return prons, set(read_int_list(d / "phones" / "silence.int"))

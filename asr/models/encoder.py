@@ -479,6 +479,62 @@ class AcousticModel(nn.Module):
             y = y[d:]
         return self.output(y.transpose(0, 1)), x_lens, new_state
 
+    def forward_truncated(self, x: torch.Tensor, x_lens: torch.Tensor, chunk_width: int
+                          ) -> tuple[torch.Tensor, torch.Tensor, EncoderState]:
+        """:meth:`forward_state` from zeros with gradients truncated every ``chunk_width`` frames.
+
+        Truncated backpropagation through time as Sak et al. (2014) trained their LSTMs: the
+        encoder runs over consecutive chunks of ``chunk_width`` (output) frames, each starting
+        from the state the previous one ended in, detached. The outputs equal the whole-utterance
+        ones; the gradients are the whole-utterance ones when ``chunk_width`` covers the utterance.
+        The output delay is applied before chunking (the extended utterance is cut into chunks),
+        so a delayed model trains the same way. For unidirectional models.
+
+        Args:
+            x: (B, T, F) padded features.
+            x_lens: (B,) valid lengths.
+            chunk_width: output frames per chunk (>= 1).
+
+        Returns:
+            ``(logits (B, T', V), out_lens (B,), state)`` as :meth:`forward_state`.
+
+        Raises:
+            ValueError: a bidirectional model, or ``chunk_width`` < 1.
+        """
+        if self.cfg.bidirectional:
+            raise ValueError("truncated BPTT with carried state needs a unidirectional model")
+        if chunk_width < 1:
+            raise ValueError(f"chunk_width must be >= 1, got {chunk_width}")
+        x, x_lens = stack_frames(x, x_lens, self.cfg.stack, self.cfg.subsample)
+        B, T, _ = x.shape
+        d = self.cfg.delay
+        enc_lens = x_lens
+        if d:
+            t = torch.arange(T + d, device=x.device)[None, :]
+            last = (x_lens.to(x.device) - 1).clamp(min=0)[:, None]
+            x = torch.gather(x, 1, torch.minimum(t, last)[..., None].expand(B, T + d, x.shape[-1]))
+            enc_lens = x_lens + d
+        xt = x.transpose(0, 1)  # (T + d, B, F)
+        lens = enc_lens.to(x.device)
+        state: EncoderState | None = None
+        ys = []
+        for start in range(0, xt.shape[0], chunk_width):
+            chunk = xt[start:start + chunk_width]
+            # utterances that ended before this chunk run one padding frame: their output is masked
+            # and their state is never read again
+            c_lens = (lens - start).clamp(min=1, max=chunk.shape[0])
+            if state is not None:
+                state = [tuple(s.detach() for s in st) for st in state]  # type: ignore[misc]
+            y, state = self.encoder.forward_state(chunk, c_lens, state)
+            ys.append(y)
+        y = torch.cat(ys, 0)
+        mask = torch.arange(y.shape[0], device=x.device)[:, None] < lens[None, :]
+        y = y * mask[..., None].to(y.dtype)
+        if d:
+            y = y[d:]
+        assert state is not None
+        return self.output(y.transpose(0, 1)), x_lens, state
+
     @torch.no_grad()
     def apply_constraints(self) -> None:
         """Enforce the parameter constraints after an update (``proj_max_norm``); nothing without them."""

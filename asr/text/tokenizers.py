@@ -440,6 +440,58 @@ class PhoneTokenizer(Tokenizer):
         write_lexicon(Path(dir) / "lexicon.txt", self.lexicon)
 
 
+
+class PdfUnits(Tokenizer):
+    """The output units of a hybrid (frame-level) system: the pdfs (tied HMM states) of an HMM-GMM
+    alignment model, unit ``i`` = pdf ``i``, with no blank and no spelling.
+
+    A hybrid model's outputs are scored as ``log p(pdf | x) - log p(pdf)``, so the pdfs' frame
+    counts over the training alignments (the priors) are part of the units and of every checkpoint.
+
+    Args:
+        num_pdfs: number of pdfs (the model's output dimension).
+        counts: (num_pdfs,) frame counts of each pdf in the training alignments.
+    """
+
+    kind = "pdf"
+    blank = -1  # none: CTC decoders refuse these units
+
+    def __init__(self, num_pdfs: int, counts: list[float]) -> None:
+        if num_pdfs < 1 or len(counts) != num_pdfs:
+            raise TokenizerError(f"pdf units: {len(counts)} counts for {num_pdfs} pdfs")
+        self.tokens = [f"pdf{i}" for i in range(num_pdfs)]
+        self.case = "keep"
+        self._ids = {t: i for i, t in enumerate(self.tokens)}
+        self.counts = [float(c) for c in counts]
+
+    def log_priors(self) -> list[float]:
+        """Log prior of each pdf from its training frame count (:func:`asr.align.labels.log_priors`:
+        a pdf never seen in training gets a prior that keeps the decoder off it)."""
+        from asr.align.labels import log_priors
+
+        return [float(x) for x in log_priors(self.counts)]
+
+    def encode(self, text: str, utt: str | None = None) -> list[int]:
+        raise TokenizerError(f"{_where(utt, text)}: pdf units have no spelling; a hybrid system trains on "
+                             f"frame labels (data.alignments) and decodes through an HCLG graph")
+
+    def word_boundaries(self, ids: Iterable[int]) -> list[tuple[str, int, int]]:
+        return [(self.tokens[i], pos, pos) for pos, i in enumerate(self._check_ids(ids))]
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "counts": list(self.counts)}
+
+    @classmethod
+    def _from_state(cls, d: dict[str, Any]) -> PdfUnits:
+        return cls(len(d["tokens"]), d["counts"])
+
+    def save(self, dir: str | os.PathLike) -> None:
+        """Write ``units.txt`` and ``prior_counts`` (Kaldi's vector text: ``[ c0 c1 ... ]``) into ``dir``."""
+        super().save(dir)
+        with atomic_write(Path(dir) / "prior_counts") as f:
+            f.write("[ " + " ".join(f"{c:g}" for c in self.counts) + " ]\n")
+
+
 def build_tokenizer(units: str, texts: Iterable[str], vocab_size: int = 100,
                     lexicon: str | os.PathLike | Lexicon | None = None, case: str = "upper", oov: str = "error",
                     strip_stress: bool = False) -> Tokenizer:

@@ -21,9 +21,12 @@ class DataConfig:
 
     train: str = ""  # training data dir (Kaldi layout)
     dev: str = ""  # dev data dir for loss/accuracy and the newbob schedule ("" = none)
-    units: str = "char"  # output units: char | bpe | phone
+    units: str = "char"  # output units: char | bpe | phone | pdf (frame labels of an alignment; train.criterion ce)
     bpe_vocab_size: int = 100  # sentencepiece vocabulary size (units=bpe)
     lexicon: str = ""  # pronunciation lexicon (units=phone)
+    alignments: str = ""  # units=pdf: alignment dir (final.mdl + ali.*.gz, e.g. exp/mono_ali) or pdf archive
+    dev_alignments: str = ""  # units=pdf: the dev set's alignments (same forms; needed with data.dev)
+    num_pdfs: int = 0  # units=pdf from a pdf archive (Kaldi's ali-to-pdf output): the number of pdfs
     max_frames: int = 20000  # batch limit: utterances x longest utterance, in input frames
     max_utts: int = 64  # batch limit: utterances per batch
     max_duration: float = 30.0  # drop training utterances longer than this (seconds)
@@ -55,7 +58,9 @@ class TrainConfig:
 
     epochs: int = 10  # passes over the training data
     seed: int = 0  # seed for initialisation, batch order, dropout and augmentation
-    criterion: str = "ctc"  # ctc (frame-level ce comes with alignments)
+    criterion: str = "ctc"  # ctc | ce (frame-level cross-entropy on data.alignments; data.units pdf)
+    # truncated BPTT (unidirectional models): gradients stop every N output frames, the state is carried
+    chunk_width: int = 0  # output frames per chunk (0 = whole utterances)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # mixed precision (CUDA only)
     num_threads: int = 0  # CPU threads for torch (0 = torch's default)

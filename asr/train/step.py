@@ -58,13 +58,18 @@ class TrainStep(nn.Module):
         system: the system being trained (its parameters are this module's).
         criterion: the training criterion.
         amp: run the model (not the frontend) under float16 autocast (default False; CUDA).
+        chunk_width: truncated BPTT in training: the recurrent state is carried from chunk to chunk
+            of this many output frames but gradients stop at each chunk's start (default 0: whole
+            utterances). The loss and the outputs are those of the whole utterance; only the
+            gradients are truncated (:meth:`asr.models.AcousticModel.forward_truncated`).
     """
 
-    def __init__(self, system: System, criterion: Criterion, amp: bool = False) -> None:
+    def __init__(self, system: System, criterion: Criterion, amp: bool = False, chunk_width: int = 0) -> None:
         super().__init__()
         self.system = system
         self.criterion = criterion
         self.amp = amp
+        self.chunk_width = chunk_width
 
     def forward(self, batch: Batch, train: bool = True, state: EncoderState | None = None) -> StepOutput:
         """Loss of a batch.
@@ -82,7 +87,10 @@ class TrainStep(nn.Module):
         feats, f_lens = self.system.frontend(batch.x.to(dev), batch.x_lens.to(dev), train=train,
                                              spk_stats=batch.spk_stats)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.amp):
-            logits, out_lens, new_state = self.system.model.forward_state(feats, f_lens, state)
+            if self.chunk_width and train and state is None:
+                logits, out_lens, new_state = self.system.model.forward_truncated(feats, f_lens, self.chunk_width)
+            else:
+                logits, out_lens, new_state = self.system.model.forward_state(feats, f_lens, state)
         loss, count = self.criterion.loss(logits.float(), out_lens, batch.targets.to(dev),
                                           batch.target_lens.to(dev))
         return StepOutput(loss, count, logits, out_lens, new_state)

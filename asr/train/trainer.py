@@ -89,10 +89,29 @@ def check_config(cfg: ExperimentConfig) -> None:
     checks = [("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS),
               ("optim.schedule", cfg.optim.schedule, ("constant", "exp", "newbob")),
               ("train.criterion", cfg.train.criterion, CRITERIA),
-              ("data.units", cfg.data.units, ("char", "bpe", "phone"))]
+              ("data.units", cfg.data.units, ("char", "bpe", "phone", "pdf"))]
     for name, value, allowed in checks:
         if value not in allowed:
             raise ConfigError(f"{name}: {value!r} is not one of {' | '.join(allowed)}")
+    t, d = cfg.train, cfg.data
+    if (t.criterion == "ce") != (d.units == "pdf"):
+        raise ConfigError(f"train.criterion {t.criterion} with data.units {d.units}: frame-level cross-entropy "
+                          f"(ce) trains pdf units (data.units pdf, data.alignments DIR) and only those")
+    if t.criterion == "ce":
+        if not d.alignments and not t.init_from:
+            raise ConfigError("train.criterion ce needs data.alignments (an alignment dir such as exp/mono_ali, "
+                              "or a pdf archive with data.num_pdfs)")
+        if d.dev and not d.dev_alignments:
+            raise ConfigError(f"data.dev {d.dev}: frame-level training scores the dev set against its alignments: "
+                              f"set data.dev_alignments (steps/align_si.sh on the dev set), or no data.dev")
+        if any(f != 1.0 for f in cfg.frontend.speed_perturb) or cfg.frontend.pad_perturb:
+            raise ConfigError("frontend.speed_perturb and frontend.pad_perturb change the frames, which the "
+                              "alignments fix: not with train.criterion ce")
+    if t.chunk_width < 0:
+        raise ConfigError(f"train.chunk_width: must be >= 0, got {t.chunk_width}")
+    if t.chunk_width and cfg.model.bidirectional:
+        raise ConfigError("train.chunk_width (truncated BPTT with carried state) is for unidirectional models; a "
+                          "bidirectional model trains on whole utterances (train.chunk_width 0)")
     for name, value in (("data.max_frames", cfg.data.max_frames), ("data.max_utts", cfg.data.max_utts),
                         ("train.max_bad_batches", cfg.train.max_bad_batches)):
         if value < 1:
@@ -212,7 +231,8 @@ class Trainer:
         for data in (self.train_data, self.dev_data):
             if data is not None:
                 self._drop_unalignable(data)
-        self.train_step = self.backend.wrap(TrainStep(self.system, self.criterion, amp=self.amp))
+        self.train_step = self.backend.wrap(TrainStep(self.system, self.criterion, amp=self.amp,
+                                                      chunk_width=cfg.train.chunk_width))
         self.optimizer = self._optimizer()
         o = cfg.optim
         self.scheduler = LRScheduler(o.lr, o.warmup_steps, o.schedule, o.decay, o.newbob_threshold, o.min_lr)
@@ -251,6 +271,16 @@ class Trainer:
             raise AsrError("no training data dir: set data.train")
         if cfg.train.freeze_layers and not cfg.train.init_from:
             raise ConfigError("train.freeze_layers needs train.init_from (a model to fine-tune)")
+        if cfg.data.units == "pdf" and not cfg.train.init_from:
+            from asr.align.labels import pdf_counts
+            from asr.text import PdfUnits
+
+            labels = self.frame_labels()
+            utts = list(DataDir.load(cfg.data.train).utt2spk)
+            counts = pdf_counts(labels, utts)
+            log.info("pdf units: %d pdfs from %s; priors from %d frames of %d training utterances", labels.num_pdfs,
+                     labels.source, int(counts.sum()), sum(u in labels.pdfs for u in utts))
+            return build_system(cfg.system(), PdfUnits(labels.num_pdfs, counts.tolist()))
         texts = DataDir.load(cfg.data.train).text
         if texts is None:
             raise AsrError(f"{cfg.data.train}/text: missing (needed for training)")
@@ -274,6 +304,34 @@ class Trainer:
             return system
         tokenizer = build_tokenizer(cfg.data.units, list(texts.values()), **opts)
         return build_system(cfg.system(), tokenizer)
+
+    def frame_labels(self, dev: bool = False) -> Any:
+        """The frame labels of ``data.alignments`` (``dev``: ``data.dev_alignments``), read once."""
+        from asr.align.labels import load_frame_labels
+
+        key = "_dev_labels" if dev else "_labels"
+        if getattr(self, key, None) is None:
+            d = self.cfg.data
+            setattr(self, key, load_frame_labels(d.dev_alignments if dev else d.alignments, d.num_pdfs))
+        return getattr(self, key)
+
+    def _copy_alignment_model(self) -> None:
+        """A hybrid system decodes with its alignment model's transition model and tree: copy
+        ``final.mdl``, ``tree`` and ``phones.txt`` of the alignment dir into the experiment dir
+        (Kaldi's nnet dirs hold them too), so ``utils/mkgraph.sh <lang> <exp> <exp>/graph`` works."""
+        import shutil
+
+        labels = self.frame_labels()
+        if labels.model_dir is None:
+            log.warning("%s is a pdf archive: no final.mdl and tree to decode with; copy the alignment model's "
+                        "final.mdl and tree into %s before utils/mkgraph.sh", labels.source, self.exp)
+            return
+        for name in ("final.mdl", "tree", "phones.txt"):
+            src = labels.model_dir / name
+            if src.is_file():
+                tmp = self.exp / f".{name}.tmp"
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, self.exp / name)
 
     def _describe_system(self, system: System) -> None:
         """The run's config describes the system it trains (written to config.yaml and checkpoints)."""
@@ -310,22 +368,39 @@ class Trainer:
         dropped = []
         for u, target in zip(data.utts, self.criterion.targets(data.utts)):
             frames = int(u.duration / per_frame + 1e-6)
-            need = self.criterion.min_frames(target)
-            if need > frames:
+            why = self.criterion.unusable(u.utt, target, frames, per_frame)
+            if why is not None:
                 dropped.append(u.utt)
-                log.warning("%s: utterance '%s' cannot be trained on: %d tokens need %d output frames, its "
-                            "%.2f s give %d (%.0f ms each); left out (check its transcript and audio)",
-                            data.path, u.utt, len(target), need, u.duration, frames, 1000 * per_frame)
+                if len(dropped) <= 20:
+                    log.warning("%s: utterance '%s' cannot be trained on: %s; left out", data.path, u.utt, why)
         if dropped:
             keep = set(dropped)
             data.utts = [u for u in data.utts if u.utt not in keep]
-            log.warning("%s: left out %d utterance(s) too short for their transcripts", data.path, len(dropped))
+            log.warning("%s: left out %d utterance(s) that cannot be trained on%s", data.path, len(dropped),
+                        " (the first 20 named above)" if len(dropped) > 20 else "")
             if not data.utts:
-                raise AsrError(f"{data.path}: no utterance is long enough for its transcript")
+                raise AsrError(f"{data.path}: no utterance can be trained on (see the warnings above)")
 
     def make_criterion(self) -> Criterion:
         """The training criterion named by ``train.criterion``."""
-        return make_criterion(self.cfg.train.criterion, self.system.tokenizer)
+        if self.cfg.train.criterion != "ce":
+            return make_criterion(self.cfg.train.criterion, self.system.tokenizer)
+        labels = self.frame_labels()
+        if labels.num_pdfs != self.system.tokenizer.vocab_size:
+            raise AsrError(f"{labels.source}: {labels.num_pdfs} pdfs, the model has {self.system.tokenizer.vocab_size} "
+                           f"outputs (alignments of another model?)")
+        pdfs = dict(labels.pdfs)
+        sources = labels.source
+        if self.cfg.data.dev:
+            dev = self.frame_labels(dev=True)
+            if dev.num_pdfs != labels.num_pdfs:
+                raise AsrError(f"{dev.source}: {dev.num_pdfs} pdfs, {labels.source} {labels.num_pdfs}: the dev "
+                               f"alignments must come from the same model")
+            pdfs.update({u: p for u, p in dev.pdfs.items() if u not in pdfs})
+            sources += f" or {dev.source}"
+        if self.backend.is_main:
+            self._copy_alignment_model()
+        return make_criterion("ce", self.system.tokenizer, pdfs, self.system.subsample, sources)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         o = self.cfg.optim
@@ -452,7 +527,8 @@ class Trainer:
             if not applied:
                 bad += 1
                 what = ("loss" if norm is None else
-                        f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per token)")
+                        f"gradient (norm {float(norm)}; loss {float(loss.detach()) / count:.4f} per "
+                        f"{self.criterion.unit})")
                 names = [u.utt for u in batch.utts]
                 log.warning("non-finite %s in the batch of %s; batch skipped (%d so far, limit %d)", what,
                             ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else ""),

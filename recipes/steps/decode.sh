@@ -4,7 +4,9 @@
 # Usage: steps/decode.sh [options] <exp-dir-or-checkpoint> <data-dir> <decode-dir>
 #  e.g.: steps/decode.sh --nj 2 --beam 8 exp/ctc data/test exp/ctc/decode_test
 #        steps/decode.sh exp/mono/graph data/test exp/mono/decode_test    (HMM-GMM: a graph dir with HCLG.fst)
-# With a graph dir (Kaldi's form) the model is <decode-dir>/.. (final.mdl); the lattice decoder
+#        steps/decode.sh exp/ce_lstm/graph data/test exp/ce_lstm/decode_test   (hybrid: <decode-dir>/../final.pt)
+# With a graph dir (Kaldi's form) the model is <decode-dir>/.. (final.mdl; a hybrid model's final.pt,
+# its posteriors divided by the priors, with its alignment model's final.mdl and tree); the lattice decoder
 # runs once per LM weight (acoustic scale 1/lmwt) and insertion penalty, and the grid is scored in
 # Kaldi's layout (wer_<lmwt>_<wip>, scoring/best_wer).
 # Options:
@@ -17,7 +19,7 @@
 #   --word-ins-penalty P      Kaldi's word insertion penalty, positive = fewer insertions (default 0.0; with --lm)
 #   --word-score S            deprecated: --word-ins-penalty -S
 #   --skip-scoring true|false do not score even if <data-dir>/text exists (default false)
-# HMM-GMM (graph dir) options:
+# HMM-GMM and hybrid (graph dir) options:
 #   --beam B                  decoding beam (default 13)
 #   --max-active N            active states per frame (default 7000)
 #   --min-lmwt N --max-lmwt N the LM-weight grid (default 7 and 17, Kaldi's score.sh)
@@ -47,7 +49,12 @@ if [ -f "$model/HCLG.fst" ]; then
   mkdir -p "$dir/log"
   gopts=(--beam "${beam:-13}" --max-active "$max_active" --lm-weights "$(seq -s ' ' "$min_lmwt" "$max_lmwt")"
          --word-ins-penalties "$wip_grid")
-  $cmd "$dir/log/decode.log" asr decode-gmm --log-file /dev/null "${gopts[@]}" "$model" "$data" "$dir"
+  if [ -f "$(dirname "$dir")/final.pt" ]; then  # a hybrid model (frame-level training on pdfs)
+    $cmd "$dir/log/decode.log" asr decode-hybrid --log-file /dev/null --num-threads "$(nproc)" "${gopts[@]}" \
+      "$model" "$data" "$dir"
+  else
+    $cmd "$dir/log/decode.log" asr decode-gmm --log-file /dev/null "${gopts[@]}" "$model" "$data" "$dir"
+  fi
   [ ! -f "$dir/scoring/best_wer" ] || cat "$dir/scoring/best_wer"
   exit 0
 fi

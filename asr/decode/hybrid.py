@@ -1,0 +1,235 @@
+"""Hybrid decoding: a frame-level model's posteriors over pdfs, divided by the priors, through HCLG.
+
+A hybrid (DNN/LSTM-HMM) acoustic model estimates ``p(pdf | x_t)``; the HMM needs a likelihood
+``p(x_t | pdf)``, which Bayes' rule gives up to a constant as ``p(pdf | x_t) / p(pdf)``
+(Bourlard & Morgan 1994; Sak et al. 2014 decode their LSTMs so). The score of frame ``t`` for a
+transition id is therefore ``scale * (log p(pdf | x_t) - log p(pdf))`` for the transition id's
+pdf, with the priors from the training alignments' pdf counts (stored with the model's units,
+:class:`asr.text.PdfUnits`) and the acoustic scale Kaldi uses for neural models (0.1, i.e.
+LM weight 10). The lattice decoder of ``kaldi-hmm-gmm`` reads the scores from a matrix
+(``DecodableCtc``: transition id ``i`` is column ``i - 1``).
+
+Words get their times from the decoder's alignment: its phone segments (the transition model)
+spelled into the hypothesis' words with the graph's ``phones/align_lexicon.txt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import AsrError
+
+log = logging.getLogger(__name__)
+
+ACOUSTIC_SCALE = 0.1  # Kaldi's --acoustic-scale for nnet decoding (steps/nnet3/decode.sh)
+
+
+@dataclass
+class HybridWord:
+    """A word of a hybrid hypothesis: first frame, frames long, and the mean posterior of its aligned pdfs."""
+
+    word: str
+    start: int
+    frames: int
+    confidence: float
+
+
+@dataclass
+class HybridHypothesis:
+    """The best path of one utterance."""
+
+    words: list[str]
+    alignment: list[int]  # transition id per frame
+    reached_final: bool
+    timed: list[HybridWord] = field(default_factory=list)  # the words with spans (empty if they cannot be spelled)
+
+
+class HybridGraph:
+    """HCLG with what decoding a hybrid model through it needs.
+
+    Args:
+        graph_dir: ``utils/mkgraph.sh`` output: ``HCLG.fst``, ``words.txt`` and (for word times)
+            ``phones.txt``, ``phones/align_lexicon.txt``, ``phones/silence.int``.
+        model_dir: the dir with the ``final.mdl`` and ``tree`` the graph was built from (the
+            hybrid experiment dir, which holds its alignment model's copies).
+
+    Raises:
+        AsrError: a missing graph or model (names the file).
+    """
+
+    def __init__(self, graph_dir: str | os.PathLike, model_dir: str | os.PathLike) -> None:
+        import kaldifst
+
+        from asr.gmm.model import GmmModel
+        from asr.graph.lang import read_align_lexicon, read_symbols
+
+        g, m = Path(graph_dir), Path(model_dir)
+        if not (g / "HCLG.fst").is_file():
+            raise AsrError(f"{g}/HCLG.fst: no such file (utils/mkgraph.sh <lang> {m} {g})")
+        if not (m / "final.mdl").is_file():
+            raise AsrError(f"{m}/final.mdl: no such file (a hybrid experiment dir holds its alignment model's "
+                           f"final.mdl and tree)")
+        self.dir = g
+        self.hclg = kaldifst.StdVectorFst.read(str(g / "HCLG.fst"))
+        self.words = {i: w for w, i in read_symbols(g / "words.txt").items()}
+        self.model = GmmModel.load(m / "final.mdl", m / "tree")
+        self.tid2pdf = np.asarray(self.model.tm.transition_id_to_pdf_array(), dtype=np.int64)
+        self.prons: dict[str, list[list[int]]] = {}
+        self.silence: set[int] = set()
+        if (g / "phones" / "align_lexicon.txt").is_file():
+            self.prons, self.silence = read_align_lexicon(g)
+        else:
+            log.warning("%s/phones/align_lexicon.txt: missing (a graph of an older mkgraph.sh); no word times", g)
+
+    @property
+    def num_pdfs(self) -> int:
+        return int(self.model.num_pdfs)
+
+
+def pdf_scores(log_probs: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    """(T, P) log-likelihoods up to a constant: log-posteriors (T, P) minus log-priors (P,)."""
+    return np.asarray(log_probs, dtype=np.float32) - np.asarray(log_priors, dtype=np.float32)[None, :]
+
+
+def transition_scores(scores: np.ndarray, tid2pdf: np.ndarray, scale: float) -> np.ndarray:
+    """(T, num_tids) ``scale * scores[:, pdf(tid)]`` for transition ids 1..num_tids: the matrix the
+    decoder reads (its column ``i - 1`` is transition id ``i``)."""
+    return np.ascontiguousarray(scale * scores[:, tid2pdf[1:]], dtype=np.float32)
+
+
+class HybridDecoder:
+    """Best paths of hybrid scores through a :class:`HybridGraph`.
+
+    Args:
+        graph: the graph.
+        log_priors: (P,) log priors of the pdfs.
+        acoustic_scale: scale of the acoustic scores (default 0.1 = LM weight 10).
+        word_ins_penalty: added to every word arc of HCLG (Kaldi's insertion penalty; default 0).
+        beam, max_active, lattice_beam: the lattice decoder's options (Kaldi's defaults).
+
+    Raises:
+        AsrError: priors of another number of pdfs than the graph's model.
+    """
+
+    def __init__(self, graph: HybridGraph, log_priors: np.ndarray, acoustic_scale: float = ACOUSTIC_SCALE,
+                 word_ins_penalty: float = 0.0, beam: float = 13.0, max_active: int = 7000,
+                 lattice_beam: float = 6.0) -> None:
+        from asr.gmm.decode import DecodeConfig
+        from asr.graph.hclg import relabel
+
+        self.graph = graph
+        self.log_priors = np.asarray(log_priors, dtype=np.float32)
+        if self.log_priors.shape[0] != graph.num_pdfs:
+            raise AsrError(f"the model has {self.log_priors.shape[0]} pdf outputs, {graph.dir}'s model "
+                           f"{graph.num_pdfs} pdfs: the graph was built from another model")
+        self.acoustic_scale = acoustic_scale
+        self.cfg = DecodeConfig(beam=beam, max_active=max_active, lattice_beam=lattice_beam)
+        self.hclg = relabel(graph.hclg, None, word_ins_penalty) if word_ins_penalty else graph.hclg
+
+    def decode(self, items: list[tuple[str, np.ndarray]]) -> dict[str, HybridHypothesis]:
+        """Decode ``(utt, log_probs (T, P))`` pairs (log-posteriors of the model, priors not yet divided out)."""
+        import kaldi_hmm_gmm as khg
+
+        from asr.gmm.decode import best_paths
+
+        g = self.graph
+        decodables = ((utt, khg.DecodableCtc(transition_scores(pdf_scores(lp, self.log_priors), g.tid2pdf,
+                                                               self.acoustic_scale)))
+                      for utt, lp in items)
+        words = dict(g.words)
+        hyps, alis, failed = best_paths(self.hclg, g.model.tm, decodables, words, self.cfg)
+        finals = set(hyps) - set(failed)
+        out = {}
+        lps = dict(items)
+        for utt, text in hyps.items():
+            ws = text.split()
+            out[utt] = HybridHypothesis(ws, alis[utt], utt in finals, self.word_spans(ws, alis[utt], lps[utt]))
+        return out
+
+    def word_spans(self, words: list[str], ali: list[int], log_probs: np.ndarray) -> list[HybridWord]:
+        """The hypothesis' words with their frames (from the alignment) and the mean posterior of the
+        pdfs aligned to them; empty when there is no lexicon or its phones do not spell the words."""
+        from asr.gmm.ali import ali_to_phones, ali_to_words
+
+        g = self.graph
+        if not words or not g.prons or not ali:
+            return []
+        spans = ali_to_words(ali_to_phones(g.model, np.asarray(ali)), words, g.prons, g.silence)
+        if spans is None:
+            return []
+        pdfs = g.tid2pdf[np.asarray(ali, dtype=np.int64)]
+        post = np.exp(np.asarray(log_probs, dtype=np.float64)[np.arange(len(pdfs)), pdfs])
+        return [HybridWord(s.word, s.start, s.frames,
+                           round(float(post[s.start: s.start + s.frames].mean()) if s.frames else 0.0, 4))
+                for s in spans]
+
+
+def lm_weight_scale(lmwt: str | float) -> float:
+    """The acoustic scale of an LM weight of the grid: ``1 / lmwt``."""
+    w = float(lmwt)
+    if not w > 0 or math.isinf(w):
+        raise AsrError(f"LM weight {lmwt!r}: must be a positive number")
+    return 1.0 / w
+
+
+def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, decode_dir: str | os.PathLike,
+                    model: str | os.PathLike | None = None, lm_weights: list[str] | None = None,
+                    word_ins_penalties: list[str] | None = None, beam: float = 13.0, max_active: int = 7000,
+                    lattice_beam: float = 6.0, device: str = "cpu", skip_bad: bool = False) -> dict[str, str]:
+    """Decode a data dir with a hybrid model over the (lmwt, wip) grid into ``decode_dir``, in
+    Kaldi's scoring layout (:mod:`asr.decode.grid`); returns the best setting's hypotheses.
+
+    The model's posteriors are computed once (:meth:`Recognizer.data_log_probs`, the one path from
+    utterances to posteriors) and every setting of the grid decodes them at acoustic scale
+    ``1 / lmwt``. The model is ``<decode_dir>/..`` unless ``model`` (an experiment dir or a
+    checkpoint; its dir must hold ``final.mdl`` and ``tree``) is given.
+
+    Raises:
+        AsrError: not a hybrid model, a missing graph or model file, bad data (names the file).
+    """
+    import time
+
+    from asr.datadir import DataDir
+    from asr.decode.grid import clear_grid, finish_grid, score_setting
+    from asr.decode.recognizer import Recognizer
+
+    out = Path(decode_dir)
+    model = Path(model) if model is not None else out.resolve().parent
+    rec = Recognizer(model, device=device)
+    units = rec.system.tokenizer
+    if units.kind != "pdf":
+        raise AsrError(f"{rec.path}: a {units.kind} model, not a hybrid one (pdf units): decode it with asr decode")
+    mdir = Path(rec.path).parent
+    graph = HybridGraph(graph_dir, mdir)
+    priors = np.asarray(units.log_priors(), dtype=np.float32)
+    data = rec.open_data(data_dir, skip_bad=skip_bad)
+    t0 = time.time()
+    items: list[tuple[str, np.ndarray]] = []
+    for utts, lp, lens in rec.data_log_probs(data):
+        items += [(u.utt, lp[i, : int(lens[i])].numpy()) for i, u in enumerate(utts)]
+    frames = sum(x.shape[0] for _, x in items)
+    log.info("posteriors of %d utterances (%d frames) in %.1f s", len(items), frames, time.time() - t0)
+    refs = DataDir.load(data_dir).text
+    lm_weights = lm_weights or [str(w) for w in range(7, 18)]
+    word_ins_penalties = word_ins_penalties or ["0.0", "0.5", "1.0"]
+    (out / "scoring").mkdir(parents=True, exist_ok=True)
+    clear_grid(out)
+    results = []
+    for wip in word_ins_penalties:
+        dec = HybridDecoder(graph, priors, 1.0, float(wip), beam, max_active, lattice_beam)
+        for lmwt in lm_weights:
+            t0 = time.time()
+            dec.acoustic_scale = lm_weight_scale(lmwt)
+            hyps = {u: " ".join(h.words) for u, h in dec.decode(items).items()}
+            wer, line = score_setting(out, (lmwt, wip), hyps, refs, str(data_dir))
+            log.info("lmwt %s wip %s: %s(%.1f s for %d frames)", lmwt, wip, line + " " if line else "",
+                     time.time() - t0, frames)
+            results.append((wer, (lmwt, wip), hyps))
+    finish_grid(out, results, refs, str(data_dir))
+    return min(results, key=lambda r: r[0])[2]
