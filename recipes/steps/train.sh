@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train a CTC acoustic model with `asr train` (one job; the log goes to <exp-dir>/log/train.<date>.log).
+# Train an acoustic model with `asr train`: CTC, or frame-level cross-entropy on alignments (train.criterion ce);
+# one job, the log goes to <exp-dir>/log/train.<date>.log.
 # Usage: steps/train.sh [options] <train-dir> <dev-dir|""> <exp-dir> [--section.field value ...]
 #  e.g.: steps/train.sh --config conf/train.yaml data/train data/dev exp/ctc --train.epochs 20
 # Options:

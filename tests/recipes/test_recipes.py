@@ -48,6 +48,16 @@ def test_yesno_recipe(corpora, copy_recipe, run_in_recipe):
     start = float(re.search(r"mean \|start error\| ([0-9.]+) s", times).group(1))
     assert start <= 0.2, times
     assert "mean |start error|" in results
+    # The hybrid LSTMP on exp/mono's alignments (seeds 0-2: 0.42%, the GMM's own insertion in one file),
+    # decoded through HCLG; `asr transcribe` gives its words with times from the decoder's alignment
+    ce = s5 / "exp" / "ce_lstmp"
+    assert wer(ce / "decode_test") <= 2.5, (ce / "decode_test" / "wer").read_text()
+    for f in ("final.pt", "final.mdl", "tree", "graph/HCLG.fst", "graph/phones/align_lexicon.txt",
+              "decode_test/scoring/best_wer"):
+        assert (ce / f).is_file(), f
+    times = (ce / "decode_test" / "word_times").read_text()
+    assert float(re.search(r"mean \|start error\| ([0-9.]+) s", times).group(1)) <= 0.1, times
+    assert "exp/ce_lstmp/decode_test" in results
 
 
 @pytest.mark.slow  # about 10 minutes on 2 cores (40 epochs of a BLSTM 2x128 on 2,177 recordings)

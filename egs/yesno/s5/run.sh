@@ -7,7 +7,9 @@
 #         4 decode (lexicon + LM search; greedy for comparison) + score; the HMM-GMM baseline, as
 #         Kaldi's yesno: 5 filterbank features + CMVN, 6 dict, lang dir and G.fst, 7 monophone GMM
 #         (400 Gaussians), HCLG, decode over the LM-weight grid, and the CTC model's word times
-#         scored against the GMM's forced alignment of the test set; 8 RESULTS.md.
+#         scored against the GMM's forced alignment of the test set; 8 hybrid: exp/mono's alignments
+#         of data/train, a unidirectional LSTMP trained with frame-level cross-entropy (conf/ce.yaml),
+#         decoded through HCLG, its word times scored as the CTC model's; 9 RESULTS.md.
 # Note: sorted by name, every training file starts with NO and every test file with YES
 # (Kaldi's split). Training on the files alone teaches the model that utterances start with NO, so
 # local/crop_leading_words.py adds copies with the first 1-5 words cut off (at the pauses), each
@@ -75,7 +77,21 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   cat exp/ctc/decode_test_greedy/word_times
 fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
-  utils/write_results.sh --append exp/ctc/decode_test_greedy/word_times RESULTS.md "yesno: CTC, characters; monophone HMM-GMM" "cd egs/yesno/s5 && ./run.sh$run_opts" \
-    "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC. exp/mono: monophone HMM-GMM (steps/train_mono.sh --totgauss 400, 23 log-mel bins -> 13 cepstra + deltas, speaker CMVN), decoded through HCLG with the same grammar; its best LM weight and penalty of the grid (scoring/best_wer)." \
-    exp/ctc/decode_test exp/ctc/decode_test_greedy exp/mono/decode_test
+  # Hybrid, as Sak et al. (2014): frame-level cross-entropy on exp/mono's alignments of data/train,
+  # a unidirectional LSTMP (delay 5, truncated BPTT over 20 frames), posteriors / priors through HCLG
+  steps/align_si.sh --cmd "$train_cmd" data/train data/lang_gmm exp/mono exp/mono_ali
+  steps/train.sh --cmd "$train_cmd" --config conf/ce.yaml data/train "" exp/ce_lstmp --train.seed "$seed"
+  utils/mkgraph.sh data/lang_gmm_test_tg exp/ce_lstmp exp/ce_lstmp/graph
+  steps/decode.sh --cmd "$decode_cmd" exp/ce_lstmp/graph data/test exp/ce_lstmp/decode_test
+  asr transcribe -q --model exp/ce_lstmp --format ctm data/test/wav.scp > exp/ce_lstmp/decode_test/ctm
+  asr score-times exp/mono_ali_test/words.ctm exp/ce_lstmp/decode_test/ctm |
+    sed 's|^|exp/ce_lstmp/decode_test/ctm (asr transcribe, acoustic scale 0.1) against the forced alignment exp/mono_ali_test/words.ctm: |' \
+    > exp/ce_lstmp/decode_test/word_times
+  cat exp/ce_lstmp/decode_test/word_times
+fi
+if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
+  utils/write_results.sh --append exp/ctc/decode_test_greedy/word_times --append exp/ce_lstmp/decode_test/word_times \
+    RESULTS.md "yesno: CTC, characters; monophone HMM-GMM; hybrid LSTMP" "cd egs/yesno/s5 && ./run.sh$run_opts" \
+    "Data: Kaldi's yesno corpus (OpenSLR resource 1, from the Kaldi project). decode_test: lexicon search with the YES/NO grammar (local/prepare_lm.sh); decode_test_greedy: greedy CTC. exp/mono: monophone HMM-GMM (steps/train_mono.sh --totgauss 400, 23 log-mel bins -> 13 cepstra + deltas, speaker CMVN), decoded through HCLG with the same grammar; its best LM weight and penalty of the grid (scoring/best_wer). exp/ce_lstmp: hybrid, a unidirectional LSTMP (conf/ce.yaml: 2 layers, 64 cells, projection 32, output delay 5, truncated BPTT over 20 frames) trained with frame-level cross-entropy on exp/mono's alignments of data/train (no cropped copies), decoded through the same HCLG (posterior / prior)." \
+    exp/ctc/decode_test exp/ctc/decode_test_greedy exp/mono/decode_test exp/ce_lstmp/decode_test
 fi
