@@ -130,6 +130,9 @@ def main(argv: list[str], prog: str = "asr decode", log_name: str = "decode.log"
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
     rec = Recognizer(args.model or out.resolve().parent, device=args.device, beam=beam)
+    if rec.hybrid is not None and args.lm:
+        raise AsrError(f"{rec.path} is a hybrid model: it decodes through its graph, which holds the LM (asr "
+                       f"decode-hybrid, or steps/decode.sh <graph-dir> for the LM-weight grid); drop --lm")
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0], work_dir=out / "lang") if args.lm else None
     data = rec.open_data(args.data_dir, skip_bad=args.skip_bad)
     how = (f"lexicon search with {args.lm} (beam {beam}), {len(settings)} LM weight/insertion penalty setting(s)"

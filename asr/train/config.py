@@ -59,8 +59,7 @@ class TrainConfig:
     epochs: int = 10  # passes over the training data
     seed: int = 0  # seed for initialisation, batch order, dropout and augmentation
     criterion: str = "ctc"  # ctc | ce (frame-level cross-entropy on data.alignments; data.units pdf)
-    # truncated BPTT (unidirectional models): gradients stop every N output frames, the state is carried
-    chunk_width: int = 0  # output frames per chunk (0 = whole utterances)
+    chunk_width: int = 0  # truncated BPTT, unidirectional models: N output frames per chunk, state carried (0 = off)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # mixed precision (CUDA only)
     num_threads: int = 0  # CPU threads for torch (0 = torch's default)
