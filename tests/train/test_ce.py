@@ -211,11 +211,10 @@ def test_hybrid_lstmp_trained_on_gmm_alignments_recognises_unseen_utterances(hmm
     assert hist[-1]["dev_token_acc"] > 0.8, hist  # frame accuracy against the dev alignments
     for name in ("final.mdl", "tree"):  # the alignment model, for mkgraph and the decoder
         assert (exp / name).read_bytes() == (hmm / "exp" / "mono_ali" / name).read_bytes()
-    from asr.graph.hclg import make_graph
-
     from asr.cli.main import main
     from asr.decode.recognizer import Recognizer
     from asr.errors import AsrError
+    from asr.graph.hclg import make_graph
 
     with pytest.raises(AsrError, match="decodes through a graph"):
         Recognizer(exp)  # no graph/ yet
