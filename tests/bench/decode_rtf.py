@@ -187,6 +187,21 @@ class Baseline(nn.Module):
         return ids[ids != 0].tolist()
 
 
+def time_runs(runs: dict[str, Callable[[torch.Tensor], object]], waves: list[torch.Tensor],
+              reps: int) -> dict[str, list[float]]:
+    """Seconds of each run over all ``waves``, per repetition, the runs interleaved (after one warm-up call each)."""
+    for fn in runs.values():
+        fn(waves[0])
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(reps):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            for w in waves:
+                fn(w)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", help="write the records to this file")
@@ -238,15 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     # Both greedy pipelines should give the same words (same weights, fbank within float rounding).
     ours_ids = [h.tokens for h in (greedy_tokens(greedy, w) for w in waves[:20])]
     agree = sum(a == base(w) for a, w in zip(ours_ids, waves[:20]))
-    for fn in runs.values():  # warm-up
-        fn(waves[0])
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(args.reps):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            for w in waves:
-                fn(w)
-            times[name].append(time.perf_counter() - t0)
+    times = time_runs(runs, waves, args.reps)
     rtf = {k: statistics.median(v) / audio_s for k, v in times.items()}
     m = system.model.cfg
     common = {

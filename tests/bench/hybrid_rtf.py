@@ -34,7 +34,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -43,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from decode_rtf import RECIPE, load_waves, random_checkpoint  # noqa: E402
+from decode_rtf import RECIPE, load_waves, random_checkpoint, time_runs  # noqa: E402
 
 from asr.decode.recognizer import Recognizer  # noqa: E402
 
@@ -78,16 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         runs["ctc_greedy"] = lambda w: greedy.recognize([w])
         runs["ctc_beam8"] = lambda w: beam8.recognize([w])
     audio_s = sum(len(w) for w in waves) / first.sample_rate
-    for fn in runs.values():  # warm-up
-        fn(waves[0])
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(args.reps):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            for w in waves:
-                fn(w)
-            times[name].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in time_runs(runs, waves, args.reps).items()}
     records = []
     for name in runs:
         rec = {"name": name, "rtf": round(med[name] / audio_s, 5), "seconds": round(med[name], 3),
