@@ -33,6 +33,15 @@ run_opts=""  # the options that change the training, for RESULTS.md
 [ -z "$train_opts" ] || run_opts+=" --train-opts \"$train_opts\""
 [ "$nproc" = 1 ] || run_opts+=" --nproc $nproc --dist $dist"
 
+# word_times <model> <decode-dir> <what>: the model's CTM of data/test (asr transcribe) scored against
+# the GMM's forced alignment exp/mono_ali_test/words.ctm, into <decode-dir>/word_times
+word_times() {
+  asr transcribe -q --model "$1" --format ctm data/test/wav.scp > "$2/ctm"
+  asr score-times exp/mono_ali_test/words.ctm "$2/ctm" |
+    sed "s|^|$2/ctm$3 against the forced alignment exp/mono_ali_test/words.ctm: |" > "$2/word_times"
+  cat "$2/word_times"
+}
+
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ] && [ "$download" = true ]; then
   local/download.sh "$corpus_dir"
 fi
@@ -70,11 +79,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   steps/align_si.sh --cmd "$train_cmd" data/test data/lang_gmm exp/mono exp/mono_ali_test
   asr ali-to-phones -q --word-ctm exp/mono_ali_test/words.ctm --lang data/lang_gmm --data data/test \
     exp/mono_ali_test exp/mono_ali_test/ali.1.gz
-  asr transcribe -q --model exp/ctc --format ctm data/test/wav.scp > exp/ctc/decode_test_greedy/ctm
-  asr score-times exp/mono_ali_test/words.ctm exp/ctc/decode_test_greedy/ctm |
-    sed 's|^|exp/ctc/decode_test_greedy/ctm against the forced alignment exp/mono_ali_test/words.ctm: |' \
-    > exp/ctc/decode_test_greedy/word_times
-  cat exp/ctc/decode_test_greedy/word_times
+  word_times exp/ctc exp/ctc/decode_test_greedy ""
 fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   # Hybrid, as Sak et al. (2014): frame-level cross-entropy on exp/mono's alignments of data/train,
@@ -83,11 +88,7 @@ if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   steps/train.sh --cmd "$train_cmd" --config conf/ce.yaml data/train "" exp/ce_lstmp --train.seed "$seed"
   utils/mkgraph.sh data/lang_gmm_test_tg exp/ce_lstmp exp/ce_lstmp/graph
   steps/decode.sh --cmd "$decode_cmd" exp/ce_lstmp/graph data/test exp/ce_lstmp/decode_test
-  asr transcribe -q --model exp/ce_lstmp --format ctm data/test/wav.scp > exp/ce_lstmp/decode_test/ctm
-  asr score-times exp/mono_ali_test/words.ctm exp/ce_lstmp/decode_test/ctm |
-    sed 's|^|exp/ce_lstmp/decode_test/ctm (asr transcribe, acoustic scale 0.1) against the forced alignment exp/mono_ali_test/words.ctm: |' \
-    > exp/ce_lstmp/decode_test/word_times
-  cat exp/ce_lstmp/decode_test/word_times
+  word_times exp/ce_lstmp exp/ce_lstmp/decode_test " (asr transcribe, acoustic scale 0.1)"
 fi
 if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
   utils/write_results.sh --append exp/ctc/decode_test_greedy/word_times --append exp/ce_lstmp/decode_test/word_times \
