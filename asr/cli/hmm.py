@@ -181,12 +181,13 @@ def main_for(name: str, argv: list[str]) -> int:
         import torch
 
         from asr.decode.hybrid import decode_data_dir
+        from asr.gmm.decode import DecodeConfig
 
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
         decode_data_dir(args.graph_dir, args.data_dir, args.decode_dir, model=args.model,
                         lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
-                        beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam,
+                        cfg=DecodeConfig(beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam),
                         device=args.device)
     else:
         from asr.gmm.decode import DecodeConfig, decode

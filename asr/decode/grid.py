@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+LM_WEIGHTS = [str(w) for w in range(7, 18)]  # Kaldi score.sh's --min-lmwt 7 --max-lmwt 17
+WORD_INS_PENALTIES = ["0.0", "0.5", "1.0"]  # Kaldi score.sh's --word_ins_penalty 0.0,0.5,1.0
 
 
 def write_best(out: Path, hyps: dict[str, str], refs: dict[str, str] | None, data_dir: str) -> Any:
@@ -87,3 +92,53 @@ def finish_grid(out: Path, results: list[tuple[float, tuple[str, str], dict[str,
     with atomic_write(out / "scoring" / "wip") as f:
         f.write(wip + "\n")
     log.info("best: %s (lmwt %s, wip %s)", best_line, lmwt, wip)
+
+
+def lm_weight_scale(lmwt: str | float) -> float:
+    """The acoustic scale of an LM weight of the grid: ``1 / lmwt``.
+
+    Raises:
+        AsrError: a weight that is not a positive number.
+    """
+    from asr.errors import AsrError
+
+    w = float(lmwt)
+    if not w > 0 or math.isinf(w):
+        raise AsrError(f"LM weight {lmwt!r}: must be a positive number")
+    return 1.0 / w
+
+
+def decode_grid(out: Path, data_dir: str, refs: dict[str, str] | None, frames: int,
+                decoder_for: Callable[[float], Callable[[float], tuple[dict[str, str], list[str]]]],
+                lm_weights: list[str] | None = None, word_ins_penalties: list[str] | None = None) -> dict[str, str]:
+    """Decode every (lmwt, wip) setting through a graph and score it in this module's layout; returns
+    the best setting's hypotheses. One pass per setting, as Kaldi's best path of a lattice rescaled
+    to each LM weight (the graph decoders, GMM and hybrid).
+
+    Args:
+        out: the decode dir.
+        data_dir: the data dir decoded (named in the reports).
+        refs: its transcripts (None: nothing scored).
+        frames: frames decoded per pass (for the log lines).
+        decoder_for: ``decoder_for(wip)`` -> ``decode(acoustic_scale)`` -> ``(hypotheses, utterances
+            that reached no final state)``: a decoder for a graph with that insertion penalty.
+        lm_weights: the grid's LM weights (default :data:`LM_WEIGHTS`); acoustic scale ``1 / lmwt``.
+        word_ins_penalties: the grid's penalties (default :data:`WORD_INS_PENALTIES`).
+    """
+    lm_weights = lm_weights or LM_WEIGHTS
+    word_ins_penalties = word_ins_penalties or WORD_INS_PENALTIES
+    scales = [lm_weight_scale(w) for w in lm_weights]  # bad weights refused before any work
+    (out / "scoring").mkdir(parents=True, exist_ok=True)
+    clear_grid(out)
+    results = []
+    for wip in word_ins_penalties:
+        decode = decoder_for(float(wip))
+        for lmwt, scale in zip(lm_weights, scales):
+            t0 = time.time()
+            hyps, failed = decode(scale)
+            wer, line = score_setting(out, (lmwt, wip), hyps, refs, data_dir)
+            log.info("lmwt %s wip %s: %s(%.1f s for %d frames%s)", lmwt, wip, line + " " if line else "",
+                     time.time() - t0, frames, f", {len(failed)} without a final state" if failed else "")
+            results.append((wer, (lmwt, wip), hyps))
+    finish_grid(out, results, refs, data_dir)
+    return min(results, key=lambda r: r[0])[2]

@@ -16,7 +16,6 @@ spelled into the hypothesis' words with the graph's ``phones/align_lexicon.txt``
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import AsrError
+from asr.gmm.decode import DecodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +111,14 @@ class HybridDecoder:
         log_priors: (P,) log priors of the pdfs.
         acoustic_scale: scale of the acoustic scores (default 0.1 = LM weight 10).
         word_ins_penalty: added to every word arc of HCLG (Kaldi's insertion penalty; default 0).
-        beam, max_active, lattice_beam: the lattice decoder's options (Kaldi's defaults).
+        cfg: the search's beam and max-active (default: Kaldi's, :class:`asr.gmm.decode.DecodeConfig`).
 
     Raises:
         AsrError: priors of another number of pdfs than the graph's model.
     """
 
     def __init__(self, graph: HybridGraph, log_priors: np.ndarray, acoustic_scale: float = ACOUSTIC_SCALE,
-                 word_ins_penalty: float = 0.0, beam: float = 13.0, max_active: int = 7000,
-                 lattice_beam: float = 6.0) -> None:
-        from asr.gmm.decode import DecodeConfig
+                 word_ins_penalty: float = 0.0, cfg: DecodeConfig | None = None) -> None:
         from asr.graph.hclg import relabel
 
         self.graph = graph
@@ -129,11 +127,12 @@ class HybridDecoder:
             raise AsrError(f"the model has {self.log_priors.shape[0]} pdf outputs, {graph.dir}'s model "
                            f"{graph.num_pdfs} pdfs: the graph was built from another model")
         self.acoustic_scale = acoustic_scale
-        self.cfg = DecodeConfig(beam=beam, max_active=max_active, lattice_beam=lattice_beam)
+        self.cfg = cfg or DecodeConfig()
         self.hclg = relabel(graph.hclg, None, word_ins_penalty) if word_ins_penalty else graph.hclg
 
-    def decode(self, items: list[tuple[str, np.ndarray]]) -> dict[str, HybridHypothesis]:
-        """Decode ``(utt, log_probs (T, P))`` pairs (log-posteriors of the model, priors not yet divided out)."""
+    def decode(self, items: list[tuple[str, np.ndarray]], times: bool = True) -> dict[str, HybridHypothesis]:
+        """Decode ``(utt, log_probs (T, P))`` pairs (log-posteriors of the model, priors not yet divided
+        out); ``times``: also the words' spans (:meth:`word_spans`; default True)."""
         import kaldi_hmm_gmm as khg
 
         from asr.gmm.decode import best_paths
@@ -142,14 +141,14 @@ class HybridDecoder:
         decodables = ((utt, khg.DecodableCtc(transition_scores(pdf_scores(lp, self.log_priors), g.tid2pdf,
                                                                self.acoustic_scale)))
                       for utt, lp in items)
-        words = dict(g.words)
-        hyps, alis, failed = best_paths(self.hclg, g.model.tm, decodables, words, self.cfg)
+        hyps, alis, failed = best_paths(self.hclg, decodables, g.words, self.cfg)
         finals = set(hyps) - set(failed)
         out = {}
         lps = dict(items)
         for utt, text in hyps.items():
             ws = text.split()
-            out[utt] = HybridHypothesis(ws, alis[utt], utt in finals, self.word_spans(ws, alis[utt], lps[utt]))
+            out[utt] = HybridHypothesis(ws, alis[utt], utt in finals,
+                                        self.word_spans(ws, alis[utt], lps[utt]) if times else [])
         return out
 
     def word_spans(self, words: list[str], ali: list[int], log_probs: np.ndarray) -> list[HybridWord]:
@@ -170,20 +169,12 @@ class HybridDecoder:
                 for s in spans]
 
 
-def lm_weight_scale(lmwt: str | float) -> float:
-    """The acoustic scale of an LM weight of the grid: ``1 / lmwt``."""
-    w = float(lmwt)
-    if not w > 0 or math.isinf(w):
-        raise AsrError(f"LM weight {lmwt!r}: must be a positive number")
-    return 1.0 / w
-
-
 def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, decode_dir: str | os.PathLike,
                     model: str | os.PathLike | None = None, lm_weights: list[str] | None = None,
-                    word_ins_penalties: list[str] | None = None, beam: float = 13.0, max_active: int = 7000,
-                    lattice_beam: float = 6.0, device: str = "cpu", skip_bad: bool = False) -> dict[str, str]:
+                    word_ins_penalties: list[str] | None = None, cfg: DecodeConfig | None = None,
+                    device: str = "cpu", skip_bad: bool = False) -> dict[str, str]:
     """Decode a data dir with a hybrid model over the (lmwt, wip) grid into ``decode_dir``, in
-    Kaldi's scoring layout (:mod:`asr.decode.grid`); returns the best setting's hypotheses.
+    Kaldi's scoring layout (:func:`asr.decode.grid.decode_grid`); returns the best setting's hypotheses.
 
     The model's posteriors are computed once (:meth:`Recognizer.data_log_probs`, the one path from
     utterances to posteriors) and every setting of the grid decodes them at acoustic scale
@@ -196,18 +187,14 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     import time
 
     from asr.datadir import DataDir
-    from asr.decode.grid import clear_grid, finish_grid, score_setting
+    from asr.decode.grid import decode_grid
     from asr.decode.recognizer import Recognizer
 
     out = Path(decode_dir)
-    model = Path(model) if model is not None else out.resolve().parent
-    rec = Recognizer(model, device=device)
-    units = rec.system.tokenizer
-    if units.kind != "pdf":
-        raise AsrError(f"{rec.path}: a {units.kind} model, not a hybrid one (pdf units): decode it with asr decode")
-    mdir = Path(rec.path).parent
-    graph = HybridGraph(graph_dir, mdir)
-    priors = np.asarray(units.log_priors(), dtype=np.float32)
+    rec = Recognizer(Path(model) if model is not None else out.resolve().parent, device=device, graph=graph_dir)
+    if rec.hybrid is None:
+        raise AsrError(f"{rec.path}: a {rec.system.tokenizer.kind} model, not a hybrid one (pdf units): decode it "
+                       f"with asr decode")
     data = rec.open_data(data_dir, skip_bad=skip_bad)
     t0 = time.time()
     items: list[tuple[str, np.ndarray]] = []
@@ -215,21 +202,14 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
         items += [(u.utt, lp[i, : int(lens[i])].numpy()) for i, u in enumerate(utts)]
     frames = sum(x.shape[0] for _, x in items)
     log.info("posteriors of %d utterances (%d frames) in %.1f s", len(items), frames, time.time() - t0)
-    refs = DataDir.load(data_dir).text
-    lm_weights = lm_weights or [str(w) for w in range(7, 18)]
-    word_ins_penalties = word_ins_penalties or ["0.0", "0.5", "1.0"]
-    (out / "scoring").mkdir(parents=True, exist_ok=True)
-    clear_grid(out)
-    results = []
-    for wip in word_ins_penalties:
-        dec = HybridDecoder(graph, priors, 1.0, float(wip), beam, max_active, lattice_beam)
-        for lmwt in lm_weights:
-            t0 = time.time()
-            dec.acoustic_scale = lm_weight_scale(lmwt)
-            hyps = {u: " ".join(h.words) for u, h in dec.decode(items).items()}
-            wer, line = score_setting(out, (lmwt, wip), hyps, refs, str(data_dir))
-            log.info("lmwt %s wip %s: %s(%.1f s for %d frames)", lmwt, wip, line + " " if line else "",
-                     time.time() - t0, frames)
-            results.append((wer, (lmwt, wip), hyps))
-    finish_grid(out, results, refs, str(data_dir))
-    return min(results, key=lambda r: r[0])[2]
+
+    def decoder_for(wip: float):  # noqa: ANN202
+        dec = HybridDecoder(rec.hybrid.graph, rec.hybrid.log_priors, 1.0, wip, cfg)
+
+        def decode(scale: float) -> tuple[dict[str, str], list[str]]:
+            dec.acoustic_scale = scale
+            hyps = dec.decode(items, times=False)
+            return {u: " ".join(h.words) for u, h in hyps.items()}, [u for u, h in hyps.items() if not h.reached_final]
+        return decode
+    return decode_grid(out, str(data_dir), DataDir.load(data_dir).text, frames, decoder_for, lm_weights,
+                       word_ins_penalties)

@@ -447,8 +447,8 @@ class AcousticModel(nn.Module):
         logits, out_lens, _ = self.forward_state(x, x_lens)
         return logits, out_lens
 
-    def forward_state(self, x: torch.Tensor, x_lens: torch.Tensor, state: EncoderState | None = None
-                      ) -> tuple[torch.Tensor, torch.Tensor, EncoderState]:
+    def forward_state(self, x: torch.Tensor, x_lens: torch.Tensor, state: EncoderState | None = None,
+                      chunk_width: int = 0) -> tuple[torch.Tensor, torch.Tensor, EncoderState]:
         """:meth:`forward` from a recurrent state, returning the state it ends in.
 
         Frame stacking looks ``stack - 1`` frames ahead within ``x`` only, so chunked
@@ -456,12 +456,24 @@ class AcousticModel(nn.Module):
         were cut from stacked features). An output delay extends the utterance's end,
         which a chunk does not have: ``delay`` > 0 with a given ``state`` is refused.
 
+        Args:
+            x: (B, T, F) padded features.
+            x_lens: (B,) valid lengths.
+            state: the encoder's state before frame 0 (default None: zeros).
+            chunk_width: truncated BPTT (:meth:`forward_truncated`) over chunks of this many
+                output frames (default 0: none).
+
         Returns:
             ``(logits (B, T', V), out_lens (B,), state)``.
 
         Raises:
-            ValueError: a ``state`` for a model with an output delay.
+            ValueError: a ``state`` for a model with an output delay; ``chunk_width`` for a
+                bidirectional model, or below 0.
         """
+        if chunk_width and self.cfg.bidirectional:
+            raise ValueError("truncated BPTT with carried state needs a unidirectional model")
+        if chunk_width < 0:
+            raise ValueError(f"chunk_width must be >= 0, got {chunk_width}")
         x, x_lens = stack_frames(x, x_lens, self.cfg.stack, self.cfg.subsample)
         B, T, _ = x.shape
         d = self.cfg.delay
@@ -474,7 +486,10 @@ class AcousticModel(nn.Module):
             idx = torch.minimum(t, last)  # frames past the end repeat the last frame
             x = torch.gather(x, 1, idx[..., None].expand(B, T + d, x.shape[-1]))
             enc_lens = x_lens + d
-        y, new_state = self.encoder.forward_state(x.transpose(0, 1), enc_lens, state)  # (T + d, B, H)
+        if chunk_width:
+            y, new_state = self._encode_truncated(x.transpose(0, 1), enc_lens.to(x.device), state, chunk_width)
+        else:
+            y, new_state = self.encoder.forward_state(x.transpose(0, 1), enc_lens, state)  # (T + d, B, H)
         if d:
             y = y[d:]
         return self.output(y.transpose(0, 1)), x_lens, new_state
@@ -490,50 +505,30 @@ class AcousticModel(nn.Module):
         The output delay is applied before chunking (the extended utterance is cut into chunks),
         so a delayed model trains the same way. For unidirectional models.
 
-        Args:
-            x: (B, T, F) padded features.
-            x_lens: (B,) valid lengths.
-            chunk_width: output frames per chunk (>= 1).
-
-        Returns:
-            ``(logits (B, T', V), out_lens (B,), state)`` as :meth:`forward_state`.
-
         Raises:
             ValueError: a bidirectional model, or ``chunk_width`` < 1.
         """
-        if self.cfg.bidirectional:
-            raise ValueError("truncated BPTT with carried state needs a unidirectional model")
         if chunk_width < 1:
             raise ValueError(f"chunk_width must be >= 1, got {chunk_width}")
-        x, x_lens = stack_frames(x, x_lens, self.cfg.stack, self.cfg.subsample)
-        B, T, _ = x.shape
-        d = self.cfg.delay
-        enc_lens = x_lens
-        if d:
-            t = torch.arange(T + d, device=x.device)[None, :]
-            last = (x_lens.to(x.device) - 1).clamp(min=0)[:, None]
-            x = torch.gather(x, 1, torch.minimum(t, last)[..., None].expand(B, T + d, x.shape[-1]))
-            enc_lens = x_lens + d
-        xt = x.transpose(0, 1)  # (T + d, B, F)
-        lens = enc_lens.to(x.device)
-        state: EncoderState | None = None
+        return self.forward_state(x, x_lens, chunk_width=chunk_width)
+
+    def _encode_truncated(self, xt: torch.Tensor, lens: torch.Tensor, state: EncoderState | None,
+                          chunk_width: int) -> tuple[torch.Tensor, EncoderState]:
+        """The encoder over (T, B, F) ``xt`` chunk by chunk, the state carried and detached at each chunk."""
         ys = []
         for start in range(0, xt.shape[0], chunk_width):
             chunk = xt[start:start + chunk_width]
             # utterances that ended before this chunk run one padding frame: their output is masked
-            # and their state is never read again
+            # below and their state is never read again
             c_lens = (lens - start).clamp(min=1, max=chunk.shape[0])
             if state is not None:
                 state = [tuple(s.detach() for s in st) for st in state]  # type: ignore[misc]
             y, state = self.encoder.forward_state(chunk, c_lens, state)
             ys.append(y)
         y = torch.cat(ys, 0)
-        mask = torch.arange(y.shape[0], device=x.device)[:, None] < lens[None, :]
-        y = y * mask[..., None].to(y.dtype)
-        if d:
-            y = y[d:]
+        mask = torch.arange(y.shape[0], device=xt.device)[:, None] < lens[None, :]
         assert state is not None
-        return self.output(y.transpose(0, 1)), x_lens, state
+        return y * mask[..., None].to(y.dtype), state
 
     @torch.no_grad()
     def apply_constraints(self) -> None:

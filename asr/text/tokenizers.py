@@ -54,7 +54,7 @@ class Tokenizer:
 
     Attributes:
         kind: ``"char"``, ``"bpe"`` or ``"phone"``.
-        blank: id of the CTC blank (always 0).
+        blank: id of the CTC blank (0; -1 for units without one, :class:`PdfUnits`).
         tokens: unit names, ``tokens[i]`` is unit ``i``; ``tokens[0] == "<blk>"``.
         case: casing policy of :func:`normalize_text` (``upper``/``lower``/``keep``).
     """
@@ -69,7 +69,7 @@ class Tokenizer:
             Tokenizer._kinds[cls.kind] = cls
 
     def __init__(self, tokens: list[str], case: str = "upper") -> None:
-        if not tokens or tokens[0] != BLANK:
+        if self.blank == 0 and (not tokens or tokens[0] != BLANK):
             raise TokenizerError(f"unit 0 must be the CTC blank {BLANK!r}")
         if len(set(tokens)) != len(tokens):
             raise TokenizerError("duplicate units in the unit inventory")
@@ -440,7 +440,6 @@ class PhoneTokenizer(Tokenizer):
         write_lexicon(Path(dir) / "lexicon.txt", self.lexicon)
 
 
-
 class PdfUnits(Tokenizer):
     """The output units of a hybrid (frame-level) system: the pdfs (tied HMM states) of an HMM-GMM
     alignment model, unit ``i`` = pdf ``i``, with no blank and no spelling.
@@ -454,14 +453,12 @@ class PdfUnits(Tokenizer):
     """
 
     kind = "pdf"
-    blank = -1  # none: CTC decoders refuse these units
+    blank = -1  # none (so unit 0 need not be <blk>): CTC decoders refuse these units
 
     def __init__(self, num_pdfs: int, counts: list[float]) -> None:
         if num_pdfs < 1 or len(counts) != num_pdfs:
             raise TokenizerError(f"pdf units: {len(counts)} counts for {num_pdfs} pdfs")
-        self.tokens = [f"pdf{i}" for i in range(num_pdfs)]
-        self.case = "keep"
-        self._ids = {t: i for i, t in enumerate(self.tokens)}
+        super().__init__([f"pdf{i}" for i in range(num_pdfs)], case="keep")
         self.counts = [float(c) for c in counts]
 
     def log_priors(self) -> list[float]:

@@ -153,12 +153,12 @@ class FrameCECriterion:
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T) mask of the frames scored and (B, T) targets padded to the logits' length."""
         B, T, _ = logits.shape
-        n = torch.minimum(lens.to(logits.device), target_lens.to(logits.device))
+        n = torch.minimum(lens.to(logits.device), target_lens.to(logits.device))  # <= T and <= targets' width
         mask = torch.arange(T, device=logits.device)[None, :] < n[:, None]
         tgt = torch.zeros(B, T, dtype=torch.long, device=logits.device)
         S = min(T, targets.shape[1])
         tgt[:, :S] = targets[:, :S].to(logits.device)
-        return mask & (torch.arange(T, device=logits.device)[None, :] < S), tgt
+        return mask, tgt
 
     def loss(self, logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
              target_lens: torch.Tensor) -> tuple[torch.Tensor, int]:

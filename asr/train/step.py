@@ -87,10 +87,8 @@ class TrainStep(nn.Module):
         feats, f_lens = self.system.frontend(batch.x.to(dev), batch.x_lens.to(dev), train=train,
                                              spk_stats=batch.spk_stats)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.amp):
-            if self.chunk_width and train and state is None:
-                logits, out_lens, new_state = self.system.model.forward_truncated(feats, f_lens, self.chunk_width)
-            else:
-                logits, out_lens, new_state = self.system.model.forward_state(feats, f_lens, state)
+            logits, out_lens, new_state = self.system.model.forward_state(
+                feats, f_lens, state, chunk_width=self.chunk_width if train else 0)
         loss, count = self.criterion.loss(logits.float(), out_lens, batch.targets.to(dev),
                                           batch.target_lens.to(dev))
         return StepOutput(loss, count, logits, out_lens, new_state)

@@ -37,7 +37,7 @@ from asr.batches import UtteranceData, pad_sequences
 from asr.config import ConfigError, from_dict, to_dict, to_yaml
 from asr.device import resolve_device
 from asr.errors import AsrError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_save_bytes, atomic_write
 from asr.system import System, SystemConfig, build_system, portable_system_config, system_config_of
 from asr.train.backend import Backend, make_backend
 from asr.train.checkpoint import Checkpointer
@@ -180,6 +180,7 @@ class Trainer:
     def __init__(self, cfg: ExperimentConfig, exp_dir: str | Path, resume: bool = False,
                  progress: bool = False, backend: Backend | None = None) -> None:
         check_config(cfg)
+        self._labels: dict[bool, Any] = {}  # frame_labels(), read once
         self.exp = Path(exp_dir)
         self.exp.mkdir(parents=True, exist_ok=True)
         self.progress = progress
@@ -228,6 +229,8 @@ class Trainer:
             seed_everything(cfg.train.seed + 1009 * self.backend.rank)
         self.system.to(self.device)
         self.criterion = self.make_criterion()
+        if cfg.train.criterion == "ce" and self.backend.is_main:
+            self._copy_alignment_model()
         for data in (self.train_data, self.dev_data):
             if data is not None:
                 self._drop_unalignable(data)
@@ -309,18 +312,15 @@ class Trainer:
         """The frame labels of ``data.alignments`` (``dev``: ``data.dev_alignments``), read once."""
         from asr.align.labels import load_frame_labels
 
-        key = "_dev_labels" if dev else "_labels"
-        if getattr(self, key, None) is None:
+        if dev not in self._labels:
             d = self.cfg.data
-            setattr(self, key, load_frame_labels(d.dev_alignments if dev else d.alignments, d.num_pdfs))
-        return getattr(self, key)
+            self._labels[dev] = load_frame_labels(d.dev_alignments if dev else d.alignments, d.num_pdfs)
+        return self._labels[dev]
 
     def _copy_alignment_model(self) -> None:
         """A hybrid system decodes with its alignment model's transition model and tree: copy
         ``final.mdl``, ``tree`` and ``phones.txt`` of the alignment dir into the experiment dir
         (Kaldi's nnet dirs hold them too), so ``utils/mkgraph.sh <lang> <exp> <exp>/graph`` works."""
-        import shutil
-
         labels = self.frame_labels()
         if labels.model_dir is None:
             log.warning("%s is a pdf archive: no final.mdl and tree to decode with; copy the alignment model's "
@@ -329,9 +329,7 @@ class Trainer:
         for name in ("final.mdl", "tree", "phones.txt"):
             src = labels.model_dir / name
             if src.is_file():
-                tmp = self.exp / f".{name}.tmp"
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, self.exp / name)
+                atomic_save_bytes(self.exp / name, src.read_bytes())
 
     def _describe_system(self, system: System) -> None:
         """The run's config describes the system it trains (written to config.yaml and checkpoints)."""
@@ -398,8 +396,6 @@ class Trainer:
                                f"alignments must come from the same model")
             pdfs.update({u: p for u, p in dev.pdfs.items() if u not in pdfs})
             sources += f" or {dev.source}"
-        if self.backend.is_main:
-            self._copy_alignment_model()
         return make_criterion("ce", self.system.tokenizer, pdfs, self.system.subsample, sources)
 
     def _optimizer(self) -> torch.optim.Optimizer:
