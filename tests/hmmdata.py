@@ -72,3 +72,42 @@ def synthetic_lang(tmp: Path) -> Path:
     (d / "optional_silence.txt").write_text("SIL\n")
     (d / "nonsilence_phones.txt").write_text("W\nT\n")
     return prepare_lang(d, "<SIL>", tmp / "lang")
+
+
+def context_dir(d: Path, n: int, seed: int) -> dict[str, str]:
+    """A data dir whose phone B sounds different after W than after T (a context effect a triphone
+    tree must find): ONE = W B, TWO = T B; W near +4 on dim 0, T on dim 1, B after W on dim 2, B
+    after T on dim 3; silence near 0 around the words and, half the time, between them."""
+    import kaldiio
+
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True)
+    feats, text = {}, {}
+    for i in range(n):
+        words = list(rng.choice(["ONE", "TWO"], size=int(rng.integers(2, 5))))
+        frames = [np.zeros((int(rng.integers(10, 20)), 4))]
+        for w in words:
+            first = np.zeros((int(rng.integers(9, 16)), 4))
+            second = np.zeros((int(rng.integers(9, 16)), 4))
+            first[:, 0 if w == "ONE" else 1] = 4.0
+            second[:, 2 if w == "ONE" else 3] = 4.0
+            frames += [first, second, np.zeros((int(rng.integers(10, 15)) if rng.random() < 0.5 else 0, 4))]
+        frames.append(np.zeros((int(rng.integers(10, 20)), 4)))
+        x = np.concatenate(frames) + rng.normal(0.0, 0.6, size=(sum(len(f) for f in frames), 4))
+        utt = f"c{seed}_{i:03d}"
+        feats[utt], text[utt] = x.astype(np.float32), " ".join(words)
+    kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
+    (d / "text").write_text("".join(f"{u} {t}\n" for u, t in text.items()))
+    (d / "utt2spk").write_text("".join(f"{u} {u}\n" for u in text))
+    (d / "spk2utt").write_text("".join(f"{u} {u}\n" for u in text))
+    return text
+
+
+def context_lang(tmp: Path) -> Path:
+    d = tmp / "dict_ctx"
+    d.mkdir()
+    (d / "lexicon.txt").write_text("<SIL> SIL\nONE W B\nTWO T B\n")
+    (d / "silence_phones.txt").write_text("SIL\n")
+    (d / "optional_silence.txt").write_text("SIL\n")
+    (d / "nonsilence_phones.txt").write_text("W\nT\nB\n")
+    return prepare_lang(d, "<SIL>", tmp / "lang_ctx")

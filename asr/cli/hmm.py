@@ -4,6 +4,7 @@
 - ``asr format-lm LANG_DIR ARPA OUT_LANG_DIR`` (``utils/format_lm.sh``)
 - ``asr mkgraph LANG_DIR MODEL_DIR GRAPH_DIR`` (``utils/mkgraph.sh``)
 - ``asr train-mono DATA_DIR LANG_DIR EXP_DIR`` (``steps/train_mono.sh``)
+- ``asr train-deltas NUM_LEAVES TOT_GAUSS DATA_DIR LANG_DIR ALI_DIR EXP_DIR`` (``steps/train_deltas.sh``)
 - ``asr align-si DATA_DIR LANG_DIR MODEL_DIR ALI_DIR`` (``steps/align_si.sh``)
 - ``asr decode-gmm GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir)
 - ``asr decode-hybrid GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir of a hybrid
@@ -31,6 +32,7 @@ _DESCRIPTIONS = {
     "format-lm": "copy a lang dir and add G.fst made from an ARPA LM",
     "mkgraph": "build HCLG.fst from a lang dir with G.fst and an HMM-GMM model dir",
     "train-mono": "train a monophone HMM-GMM system (flat start, EM with realignment, Gaussian splitting)",
+    "train-deltas": "train a triphone HMM-GMM system on an alignment dir (decision tree, EM with realignment)",
     "align-si": "align a data dir with an HMM-GMM model (transition ids in ali.1.gz)",
     "decode-gmm": "decode a data dir with an HMM-GMM model through HCLG over an LM-weight grid, and score it",
     "decode-hybrid": "decode a data dir with a hybrid (frame-level) model through HCLG over an LM-weight grid, "
@@ -60,31 +62,44 @@ def _parser(name: str) -> argparse.ArgumentParser:
         p.add_argument("lang_dir")
         p.add_argument("model_dir")
         p.add_argument("graph_dir")
-    elif name in ("train-mono", "align-si"):
-        from asr.gmm.train import MonoConfig
+    elif name in ("train-mono", "align-si", "train-deltas"):
+        from asr.gmm.train import DeltasConfig, MonoConfig
 
-        d = MonoConfig()
+        d = DeltasConfig() if name == "train-deltas" else MonoConfig()
         p.add_argument("--beam", type=float, default=d.beam, help=f"alignment beam ({d.beam:g})")
         p.add_argument("--retry-beam", type=float, default=d.retry_beam, help=f"retry beam ({d.retry_beam:g})")
         p.add_argument("--boost-silence", type=float, default=d.boost_silence,
                        help=f"factor on the silence pdfs' weights while aligning ({d.boost_silence:g})")
         p.add_argument("--careful", action="store_true", help="alignments must reach the graph's final state")
-        if name == "train-mono":
+        if name in ("train-mono", "train-deltas"):
             p.add_argument("--num-iters", type=int, default=d.num_iters, help=f"training passes ({d.num_iters})")
             p.add_argument("--max-iter-inc", type=int, default=d.max_iter_inc,
                            help=f"passes over which the Gaussians grow ({d.max_iter_inc})")
-            p.add_argument("--totgauss", type=int, default=d.totgauss, help=f"target Gaussians ({d.totgauss})")
+            if name == "train-mono":
+                p.add_argument("--totgauss", type=int, default=d.totgauss, help=f"target Gaussians ({d.totgauss})")
             p.add_argument("--power", type=float, default=d.power,
                            help=f"Gaussians per pdf ~ occupancy^power ({d.power})")
             p.add_argument("--realign-iters", default=d.realign_iters, help="passes that realign first")
             p.add_argument("--seed", type=int, default=d.seed,
                            help=f"seed of the split Gaussians' perturbation ({d.seed})")
+        if name == "train-mono":
             p.add_argument("--norm-vars", action="store_true", help="CMVN also normalises variances")
             p.add_argument("--num-ceps", type=int, default=13,
                            help="cepstra kept of a DCT of the log-mel features (13; 0: the features as stored)")
             p.add_argument("--delta-order", type=int, default=2, help="delta orders appended (2)")
             p.add_argument("data_dir")
             p.add_argument("lang_dir")
+            p.add_argument("exp_dir")
+        elif name == "train-deltas":
+            p.add_argument("--thresh", type=float, default=d.thresh,
+                           help=f"smallest likelihood gain of a tree split ({d.thresh:g})")
+            p.add_argument("--cluster-thresh", type=float, default=d.cluster_thresh,
+                           help="merge leaves of a root costing less (-1: the last split's gain; 0: no merging)")
+            p.add_argument("num_leaves", type=int, help="leaves of the decision tree, e.g. 2000")
+            p.add_argument("totgauss", type=int, help="target number of Gaussians, e.g. 10000")
+            p.add_argument("data_dir")
+            p.add_argument("lang_dir")
+            p.add_argument("ali_dir", help="alignments and their model, e.g. exp/mono_ali")
             p.add_argument("exp_dir")
         else:
             p.add_argument("data_dir")
@@ -135,7 +150,7 @@ def main_for(name: str, argv: list[str]) -> int:
     args = _parser(name).parse_args(argv)
     from asr.log import log_command_line, setup_logging
 
-    out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
+    out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir", "train-deltas": "exp_dir",
            "align-si": "ali_dir", "decode-gmm": "decode_dir", "decode-hybrid": "decode_dir"}.get(name)
     log_file = args.log_file or (str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
                                  if out else None)
@@ -160,6 +175,16 @@ def main_for(name: str, argv: list[str]) -> int:
 
         make_graph(args.lang_dir, args.model_dir, args.graph_dir, self_loop_scale=args.self_loop_scale,
                    transition_scale=args.transition_scale)
+    elif name == "train-deltas":
+        from asr.gmm.train import DeltasConfig, train_deltas
+
+        cfg = DeltasConfig(beam=args.beam, retry_beam=args.retry_beam, boost_silence=args.boost_silence,
+                           careful=args.careful, num_iters=args.num_iters, max_iter_inc=args.max_iter_inc,
+                           totgauss=args.totgauss, power=args.power, realign_iters=args.realign_iters,
+                           seed=args.seed, num_leaves=args.num_leaves, thresh=args.thresh,
+                           cluster_thresh=args.cluster_thresh)
+        model = train_deltas(args.data_dir, args.lang_dir, args.ali_dir, args.exp_dir, cfg)
+        log.info("wrote %s/final.mdl: %s", args.exp_dir, model.info())
     elif name in ("train-mono", "align-si"):
         from asr.gmm.feats import FeatOpts
         from asr.gmm.train import MonoConfig, align, train_mono

@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "format-lm": ("hmm", "add G.fst made from an ARPA LM to a copy of a lang dir"),
     "mkgraph": ("hmm", "build HCLG.fst from a lang dir with G.fst and an HMM-GMM model"),
     "train-mono": ("hmm", "train a monophone HMM-GMM system (Kaldi's train_mono.sh)"),
+    "train-deltas": ("hmm", "train a triphone HMM-GMM system with a decision tree (Kaldi's train_deltas.sh)"),
     "align-si": ("hmm", "align a data dir with an HMM-GMM model (Kaldi's align_si.sh)"),
     "decode-gmm": ("hmm", "decode a data dir through HCLG with an HMM-GMM model, over an LM-weight grid"),
     "decode-hybrid": ("hmm", "decode a data dir through HCLG with a hybrid (frame-level) model, over a grid"),

@@ -123,8 +123,8 @@ class GmmModel:
     def load(cls, mdl: str | os.PathLike, tree: str | os.PathLike | None = None) -> GmmModel:
         """Read a ``final.mdl`` written by :meth:`save` (Kaldi's text format).
 
-        The tree is rebuilt from the topology when it is a monophone tree (``tree``'s
-        ``ContextDependency 1 0``, or no ``tree`` file); other trees are not read yet.
+        ``tree`` is Kaldi's text tree file (any context width); without one, the model is a
+        monophone model and its tree is rebuilt from the topology.
 
         Raises:
             GmmModelError: a missing or malformed file (names it), or a tree this reader cannot build.
@@ -141,18 +141,22 @@ class GmmModel:
         am_at = text.find("<DIMENSION>")
         if m is None or lp is None or am_at < 0:
             raise GmmModelError(f"{mdl}: not a text HMM-GMM model (no <Topology>, <LogProbs> or <DIMENSION>)")
-        if tree is not None and Path(tree).is_file():
-            head = Path(tree).read_text(encoding="utf-8", errors="replace").split()[:3]
-            if head[:3] != ["ContextDependency", "1", "0"]:
-                raise GmmModelError(f"{tree}: only monophone trees (ContextDependency 1 0) can be read back yet")
         topo = khg.HmmTopology()
         topo.read(m.group(0))
-        ctx = khg.monophone_context_dependency(phones=topo.phones,
-                                               phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
+        if tree is not None and Path(tree).is_file():
+            from asr.gmm.tree import TreeError, read_tree
+
+            try:
+                ctx = read_tree(tree)
+            except TreeError as e:
+                raise GmmModelError(str(e)) from e
+        else:
+            ctx = khg.monophone_context_dependency(phones=topo.phones,
+                                                   phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
         tm = khg.TransitionModel(ctx_dep=ctx, hmm_topo=topo)
         log_probs = [float(x) for x in lp.group(1).split()]
         if str(tm).split("<LogProbs>")[0] != text[: text.find("<LogProbs>")]:
-            raise GmmModelError(f"{mdl}: its transition states do not match the monophone tree of its topology")
+            raise GmmModelError(f"{mdl}: its transition states do not match the tree {tree or '(monophone)'} and its topology")
         state = list(tm.__getstate__())
         if len(log_probs) != len(state[6]):
             raise GmmModelError(f"{mdl}: {len(log_probs)} transition log-probabilities, expected {len(state[6])}")

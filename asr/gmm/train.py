@@ -32,6 +32,7 @@ from asr.graph.lang import read_int_list, read_symbols
 log = logging.getLogger(__name__)
 
 KALDI_MONO_REALIGN = "1 2 3 4 5 6 7 8 9 10 12 14 16 18 20 23 26 29 32 35 38"
+KALDI_DELTAS_REALIGN = "10 20 30"
 
 
 @dataclass
@@ -289,6 +290,27 @@ def _realign(model, graphs, feats, cfg, sil_phones, where: str) -> dict[str, lis
     return new
 
 
+def _em_passes(model: GmmModel, graphs: dict, feats: dict, alis: dict, cfg: MonoConfig, sil_phones: list[int], fh,
+               numgauss: int, incgauss: int, rng: np.random.Generator, where: str) -> dict[str, list[int]]:
+    """Passes 1 .. ``num_iters - 1`` of accumulate + re-estimate, realigning first on
+    ``realign_iters`` and adding ``incgauss`` Gaussians a pass up to ``max_iter_inc``; returns the
+    last alignments."""
+    realign = {int(x) for x in cfg.realign_iters.split()}
+    like = 0.0
+    for it in range(1, cfg.num_iters):
+        if it in realign:
+            alis = _realign(model, graphs, feats, cfg, sil_phones, f"pass {it}")
+        accs, tstats, like, frames = accumulate(model, feats, alis)
+        estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, rng=rng)
+        _log_line(fh, f"pass {it}: log-likelihood per frame {like / max(frames, 1):.4f} over {frames} frames"
+                      f"{' (realigned)' if it in realign else ''}; {model.num_gauss} Gaussians")
+        if it <= cfg.max_iter_inc:
+            numgauss += incgauss
+    if not math.isfinite(like):
+        raise AsrError(f"{where}: training diverged (log-likelihood {like})")
+    return alis
+
+
 def _write_model_dir(out: Path, model: GmmModel, opts: FeatOpts, alis: dict[str, list[int]], lang: Path) -> None:
     """A model dir in Kaldi's layout: final.mdl, tree, ali.1.gz, the feature options, num_jobs, phones.txt."""
     model.save(out / "final.mdl", out / "tree")
@@ -321,7 +343,6 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
     stack = np.concatenate([feats[u] for u in first]).astype(np.float64)
     model = GmmModel.init_mono((lang / "topo").read_text(), stack.mean(0), stack.var(0) + 1e-6)
     sil_phones = read_int_list(lang / "phones" / "silence.int")
-    realign = {int(x) for x in cfg.realign_iters.split()}
     with open(out / "log" / "train.log", "w", encoding="utf-8") as fh:
         _log_line(fh, f"train_mono: {len(utts)} utterances of {data_dir}, lang {lang}, feature dim "
                       f"{model.dim}; {model.info()}")
@@ -349,17 +370,7 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
         estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, min_gaussian_occupancy=3.0, rng=rng)
         _log_line(fh, f"pass 0 (equal alignment): log-likelihood per frame {like / max(frames, 1):.4f} over "
                       f"{frames} frames")
-        for it in range(1, cfg.num_iters):
-            if it in realign:
-                alis = _realign(model, graphs, feats, cfg, sil_phones, f"pass {it}")
-            accs, tstats, like, frames = accumulate(model, feats, alis)
-            estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, rng=rng)
-            _log_line(fh, f"pass {it}: log-likelihood per frame {like / max(frames, 1):.4f} over {frames} frames"
-                          f"{' (realigned)' if it in realign else ''}; {model.num_gauss} Gaussians")
-            if it <= cfg.max_iter_inc:
-                numgauss += incgauss
-        if not math.isfinite(like):
-            raise AsrError(f"{exp_dir}: training diverged (log-likelihood {like})")
+        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, numgauss, incgauss, rng, str(exp_dir))
         _log_line(fh, f"done: {model.info()}")
     _write_model_dir(out, model, feat_opts, alis, lang)
     return model
@@ -386,3 +397,131 @@ def align(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, model_dir: s
     log.info("aligned %d of %d utterances of %s", len(alis), len(graphs), data_dir)
     _write_model_dir(out, model, opts, alis, lang)
     return alis
+
+
+@dataclass
+class DeltasConfig(MonoConfig):
+    """Options of :func:`train_deltas` (Kaldi ``steps/train_deltas.sh``'s defaults; the rest as
+    :class:`MonoConfig`).
+
+    Attributes:
+        num_leaves: leaves of the tree to grow to (Kaldi's ``--max-leaves``; a recipe's first argument).
+        thresh: smallest likelihood gain of a split (``build-tree --thresh``, 300).
+        cluster_thresh: merge cost under which leaves of a root are merged (-1: the last split's gain).
+    """
+
+    num_iters: int = 35
+    max_iter_inc: int = 25
+    totgauss: int = 10000
+    realign_iters: str = KALDI_DELTAS_REALIGN
+    beam: float = 10.0
+    retry_beam: float = 40.0
+    num_leaves: int = 2000
+    thresh: float = 300.0
+    cluster_thresh: float = -1.0
+
+
+def _read_sets(path: Path) -> list[list[int]]:
+    return [[int(x) for x in line.split()] for line in path.read_text(encoding="utf-8").splitlines() if line.split()]
+
+
+def init_from_tree(old: GmmModel, tree, stats, num_pdfs: int):
+    """Kaldi's ``gmm-init-model``: a model of the tree's pdfs, one Gaussian each from the statistics
+    of its leaves (a pdf without statistics takes the statistics of all frames, with a warning),
+    fresh transitions from the topology."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    from asr.gmm.tree import VAR_FLOOR, context_dependency, leaf_stats
+
+    ctx = context_dependency(tree, stats.N, stats.P)
+    c, x, x2 = leaf_stats(tree, stats, num_pdfs)
+    gc, gx, gx2 = stats.count.sum(), stats.x.sum(0), stats.x2.sum(0)
+    empty = np.flatnonzero(c <= 0)
+    if len(empty):
+        log.warning("%d pdfs of the tree have no statistics (phones never aligned); they start from all frames' "
+                    "mean and variance", len(empty))
+        c[empty], x[empty], x2[empty] = gc, gx, gx2
+    mean = x / c[:, None]
+    var = np.maximum(x2 / c[:, None] - mean * mean, VAR_FLOOR)
+    am = khg.AmDiagGmm()
+    for p in range(num_pdfs):
+        g = khg.DiagGmm(nmix=1, dim=int(mean.shape[1]))
+        g.set_weights(torch.ones(1, dtype=torch.float32))
+        g.set_means(torch.tensor(mean[p][None], dtype=torch.float32))
+        g.set_invvars(torch.tensor(1.0 / var[p][None], dtype=torch.float32))
+        g.compute_gconsts()
+        am.add_pdf(g)
+    tm = khg.TransitionModel(ctx_dep=ctx, hmm_topo=old.topo)
+    return GmmModel(old.topo, ctx, tm, am)
+
+
+def train_deltas(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, ali_dir: str | os.PathLike,
+                 exp_dir: str | os.PathLike, cfg: DeltasConfig | None = None) -> GmmModel:
+    """Train a triphone system on the alignments of ``ali_dir`` (Kaldi's ``steps/train_deltas.sh``):
+    tree statistics, phone questions, a decision tree of ``num_leaves`` leaves, one Gaussian per
+    leaf, the alignments converted to the new model, then EM passes with realignment and Gaussian
+    splitting towards ``totgauss``. The features are ``ali_dir``'s (its cmvn/delta/dct options).
+
+    Writes Kaldi's layout into ``exp_dir``: ``final.mdl``, ``tree`` (text), ``ali.1.gz``,
+    ``questions.int``, the feature options, ``num_jobs``, ``phones.txt``, ``log/train.log``.
+
+    Raises:
+        AsrError: bad inputs (named), e.g. a lang dir without ``phones/roots.int``.
+    """
+    from asr.gmm.tree import (TreeError, accumulate_tree_stats, build_tree, cluster_phones, compile_questions,
+                              convert_alignment, read_roots)
+
+    cfg = cfg or DeltasConfig()
+    lang, src, out = Path(lang_dir), Path(ali_dir), Path(exp_dir)
+    for f in (src / "final.mdl", src / "ali.1.gz", lang / "phones" / "roots.int", lang / "phones" / "sets.int",
+              lang / "topo"):
+        if not f.is_file():
+            raise AsrError(f"{f}: no such file (train_deltas needs an alignment dir and a lang dir)")
+    (out / "log").mkdir(parents=True, exist_ok=True)
+    old = GmmModel.load(src / "final.mdl", src / "tree")
+    opts = FeatOpts.load(src)
+    data = DataDir.load(data_dir)
+    if not data.text:
+        raise AsrError(f"{data_dir}/text: training needs transcripts")
+    feats = load_features(data_dir, opts)
+    alis = {u: a for u, a in read_alignments(src / "ali.1.gz").items() if u in feats}
+    if not alis:
+        raise AsrError(f"{src}/ali.1.gz: no alignment of an utterance of {data_dir}")
+    phones_dir = lang / "phones"
+    ci = read_int_list(phones_dir / "context_indep.int") if (phones_dir / "context_indep.int").is_file() else []
+    extra = _read_sets(phones_dir / "extra_questions.int") if (phones_dir / "extra_questions.int").is_file() else []
+    sil_phones = read_int_list(phones_dir / "silence.int")
+    with open(out / "log" / "train.log", "w", encoding="utf-8") as fh:
+        try:
+            stats = accumulate_tree_stats(old, feats, alis, N=3, P=1, ci_phones=ci)
+            qs = cluster_phones(stats, _read_sets(phones_dir / "sets.int"))
+            p2n = old.topo.get_phone_to_num_pdf_classes()
+            questions = compile_questions(qs, extra, 3, max(p2n))
+            tree, num_pdfs, info = build_tree(stats, read_roots(phones_dir / "roots.int"), questions, p2n,
+                                              cfg.num_leaves, thresh=cfg.thresh, cluster_thresh=cfg.cluster_thresh)
+        except TreeError as e:
+            raise AsrError(f"{exp_dir}: {e}") from e
+        with atomic_write(out / "questions.int") as f:
+            f.write("".join(" ".join(map(str, q)) + "\n" for q in questions[0]))
+        _log_line(fh, f"train_deltas: {len(alis)} utterances of {data_dir}, alignments {src}; tree statistics for "
+                      f"{len(stats.count)} phone windows x states, {len(qs)} phone questions "
+                      f"(+{len(extra)} extra); tree: {info}")
+        model = init_from_tree(old, tree, stats, num_pdfs)
+        cache: dict = {}
+        try:
+            alis = {u: list(convert_alignment(old, model, a, cache=cache)) for u, a in alis.items()}
+        except TreeError as e:
+            raise AsrError(f"{exp_dir}: converting {src}'s alignments: {e}") from e
+        trans = read_transcripts(data, lang)
+        comp = GraphCompiler(model, lang)
+        graphs = {u: comp.compile(trans[u]) for u in alis if u in trans}
+        alis = {u: a for u, a in alis.items() if u in graphs}
+        rng = np.random.default_rng(cfg.seed)
+        numgauss = model.num_gauss
+        incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
+        _log_line(fh, f"initial model: {model.info()}")
+        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, numgauss, incgauss, rng, str(exp_dir))
+        _log_line(fh, f"done: {model.info()}")
+    _write_model_dir(out, model, opts, alis, lang)
+    return model
