@@ -150,7 +150,8 @@ def main_for(name: str, argv: list[str]) -> int:
     args = _parser(name).parse_args(argv)
     from asr.log import log_command_line, setup_logging
 
-    out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir", "train-deltas": "exp_dir",
+    out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
+           "train-deltas": "exp_dir",
            "align-si": "ali_dir", "decode-gmm": "decode_dir", "decode-hybrid": "decode_dir"}.get(name)
     log_file = args.log_file or (str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
                                  if out else None)

@@ -156,7 +156,8 @@ class GmmModel:
         tm = khg.TransitionModel(ctx_dep=ctx, hmm_topo=topo)
         log_probs = [float(x) for x in lp.group(1).split()]
         if str(tm).split("<LogProbs>")[0] != text[: text.find("<LogProbs>")]:
-            raise GmmModelError(f"{mdl}: its transition states do not match the tree {tree or '(monophone)'} and its topology")
+            raise GmmModelError(f"{mdl}: its transition states do not match the tree {tree or '(monophone)'} "
+                                "and its topology")
         state = list(tm.__getstate__())
         if len(log_probs) != len(state[6]):
             raise GmmModelError(f"{mdl}: {len(log_probs)} transition log-probabilities, expected {len(state[6])}")

@@ -469,8 +469,15 @@ def train_deltas(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, ali_d
     Raises:
         AsrError: bad inputs (named), e.g. a lang dir without ``phones/roots.int``.
     """
-    from asr.gmm.tree import (TreeError, accumulate_tree_stats, build_tree, cluster_phones, compile_questions,
-                              convert_alignment, read_roots)
+    from asr.gmm.tree import (
+        TreeError,
+        accumulate_tree_stats,
+        build_tree,
+        cluster_phones,
+        compile_questions,
+        convert_alignment,
+        read_roots,
+    )
 
     cfg = cfg or DeltasConfig()
     lang, src, out = Path(lang_dir), Path(ali_dir), Path(exp_dir)

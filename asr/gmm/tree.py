@@ -459,7 +459,7 @@ def build_tree(stats: TreeStats, roots: list[tuple[bool, bool, list[int]]],
         for p in phones:
             top.children[p] = node
     pdf_of_cluster: dict[int, int] = {}
-    for r, node in enumerate(root_nodes):
+    for node in root_nodes:
         for lf in _leaves(node):
             cl = cluster_of[id(lf)]
             if cl not in pdf_of_cluster:
@@ -676,7 +676,8 @@ def convert_alignment(old, new, ali: np.ndarray, tables=None, cache: dict | None
             ok_s, spdf = new.tree.compute(window, entry.self_loop_pdf_class)
             state = new_index.get((phone, hmm_state, fpdf, spdf)) if ok_f and ok_s else None
             if state is None:
-                raise TreeError(f"phone window {window} (HMM state {hmm_state}) has no transition state in the new model")
+                raise TreeError(f"phone window {window} (HMM state {hmm_state}) has no transition state in the "
+                                "new model")
             cache[key] = n_state2id[state] + key[3]
         out[t] = cache[key]
     return out
