@@ -6,10 +6,12 @@
 # noise-only recordings or speechocean762's strings). Needs run.sh's stages 1-2 (data/,
 # data/lang/lm_bigram.arpa).
 # Usage: ./run_gmm.sh [--stage N] [--stop-stage N] [--states 8] [--totgauss 1000] [--strings true|false]
-#                     [--seed 0] [--dir exp/mono]
+#                     [--seed 0] [--dir exp/mono] [--num-leaves 300] [--tri-totgauss 2000]
 # Stages: 1 filterbank features + CMVN of copies of the data dirs (data/gmm/<set>); 2 dict, lang dir
 #         and G.fst; 3 steps/train_mono.sh into --dir; 4 HCLG and decode test, test_<speaker>
-#         and test_concat; 5 <dir>/RESULTS.md.
+#         and test_concat; 5 <dir>/RESULTS.md; 6 align with --dir (<dir>_ali) and
+#         steps/train_deltas.sh into exp/tri1 (the words' states tied by a tree over the
+#         neighbouring words); 7 its HCLG and decodes; 8 exp/tri1/RESULTS.md.
 set -euo pipefail
 stage=1
 stop_stage=100
@@ -19,6 +21,8 @@ totgauss=1000
 strings=true
 seed=0
 dir=exp/mono
+num_leaves=300
+tri_totgauss=2000
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -73,5 +77,27 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   dirs=(); for s in $sets; do dirs+=("$exp/decode_$s"); done
   utils/write_results.sh $exp/RESULTS.md "FSDD: whole-word monophone HMM-GMM" "cd egs/fsdd/s5 && ./run_gmm.sh$opts" \
     "Data as RESULTS.md (run.sh's dirs); training on the FSDD training files$([ "$strings" = true ] && echo " and the 400 training strings"). One HMM per digit word ($states states), 5-state silence; 40 log-mel bins -> 13 cepstra + deltas, speaker CMVN; best of LM weights 8-14 x penalties 0, 1 (scoring/best_wer)." \
+    "${dirs[@]}"
+fi
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  steps/align_si.sh --cmd "$train_cmd" data/gmm/train data/gmm/lang $exp ${exp}_ali
+  steps/train_deltas.sh --cmd "$train_cmd" --seed "$seed" "$num_leaves" "$tri_totgauss" \
+    data/gmm/train data/gmm/lang ${exp}_ali exp/tri1
+fi
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  utils/mkgraph.sh data/gmm/lang_test exp/tri1 exp/tri1/graph
+  for s in $sets; do
+    steps/decode.sh --cmd "$decode_cmd" --min-lmwt 8 --max-lmwt 14 --wip-grid "0.0 1.0" exp/tri1/graph data/gmm/$s exp/tri1/decode_$s
+  done
+fi
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  opts=""
+  [ "$num_leaves $tri_totgauss" = "300 2000" ] || opts+=" --num-leaves $num_leaves --tri-totgauss $tri_totgauss"
+  [ "$states" = 8 ] || opts+=" --states $states"
+  [ "$strings" = true ] || opts+=" --strings false"
+  [ "$seed" = 0 ] || opts+=" --seed $seed"
+  dirs=(); for s in $sets; do dirs+=("exp/tri1/decode_$s"); done
+  utils/write_results.sh exp/tri1/RESULTS.md "FSDD: whole-word triphone HMM-GMM (tri1)" "cd egs/fsdd/s5 && ./run_gmm.sh$opts" \
+    "Data and features as $exp. A decision tree over the word before and after each digit word on ${exp}_ali's alignments ($(sed -n 's/.*tree: //p' exp/tri1/log/train.log)), $tri_totgauss Gaussians targeted, 35 EM passes realigning on 10, 20 and 30; best of LM weights 8-14 x penalties 0, 1 (scoring/best_wer)." \
     "${dirs[@]}"
 fi

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# speechocean762: the monophone HMM-GMM baseline, Kaldi's way: the corpus's lexicon (ARPAbet with
-# stress; the stress variants of a phone share a tree root), SIL and SPN (<UNK>) silences, a
-# monophone GMM system trained on data/train (not speed-perturbed), decoded through HCLG with
-# run.sh's 3-gram LM over an LM-weight grid on data/dev. Needs run.sh's stages 1 and 4 (data/train,
-# data/dev, data/lang/lexicon.txt, data/lang/lm_3gram.arpa).
+# speechocean762: the HMM-GMM baselines, Kaldi's way: the corpus's lexicon (ARPAbet with stress;
+# the stress variants of a phone share a tree root), SIL and SPN (<UNK>) silences, a monophone GMM
+# system trained on data/train (not speed-perturbed), then a triphone system (exp/tri1, a decision
+# tree on the monophone alignments), each decoded through its HCLG with run.sh's 3-gram LM over an
+# LM-weight grid on data/dev. Needs run.sh's stages 1 and 4 (data/train, data/dev,
+# data/lang/lexicon.txt, data/lang/lm_3gram.arpa).
 # Usage: ./run_gmm.sh [--stage N] [--stop-stage N] [--totgauss 1000] [--boost-silence 1.25] [--seed 0] [--dir exp/mono]
 #                     [--min-lmwt 9] [--max-lmwt 13] [--wip-grid "0.5 1.0"] [--beam 11]
+#                     [--num-leaves 2000] [--tri-totgauss 10000]
 # Each grid setting is a decoding pass over dev (about 2.5 min at beam 13 on one core): the default
 # grid is small.
 # Stages: 1 filterbank features + CMVN of copies of data/train and data/dev (data/gmm/<set>); 2 dict,
-#         lang dir and G.fst; 3 steps/train_mono.sh; 4 HCLG and decode dev; 5 <dir>/RESULTS.md.
+#         lang dir and G.fst; 3 steps/train_mono.sh; 4 HCLG and decode dev; 5 <dir>/RESULTS.md;
+#         6 align train with <dir> (<dir>_ali), steps/train_deltas.sh into exp/tri1 (Kaldi's
+#         librispeech tri1 sizes: 2000 leaves, 10000 Gaussians); 7 its HCLG and decode dev;
+#         8 exp/tri1/RESULTS.md.
 set -euo pipefail
 stage=1
 stop_stage=100
@@ -22,6 +27,8 @@ min_lmwt=9
 max_lmwt=13
 wip_grid="0.5 1.0"
 beam=11
+num_leaves=2000
+tri_totgauss=10000
 . ./cmd.sh
 . ./path.sh
 . utils/parse_options.sh
@@ -70,4 +77,24 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   utils/write_results.sh $exp/RESULTS.md "speechocean762: monophone HMM-GMM" "cd egs/speechocean762/s5 && ./run_gmm.sh$opts" \
     "Data as RESULTS.md (run.sh's data/train and data/dev, no speed perturbation). Monophones of the corpus lexicon (stress variants share a root), SIL/SPN silences; 40 log-mel bins -> 13 cepstra + deltas, speaker CMVN; decoded with the 3-gram LM (beam $beam), best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
     $exp/decode_dev
+fi
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  steps/align_si.sh --cmd "$train_cmd" --boost-silence "$boost_silence" data/gmm/train data/gmm/lang $exp ${exp}_ali
+  steps/train_deltas.sh --cmd "$train_cmd" --boost-silence "$boost_silence" --seed "$seed" \
+    "$num_leaves" "$tri_totgauss" data/gmm/train data/gmm/lang ${exp}_ali exp/tri1
+fi
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  utils/mkgraph.sh data/gmm/lang_test exp/tri1 exp/tri1/graph
+  steps/decode.sh --cmd "$decode_cmd" --beam "$beam" --min-lmwt "$min_lmwt" --max-lmwt "$max_lmwt" --wip-grid "$wip_grid" \
+    exp/tri1/graph data/gmm/dev exp/tri1/decode_dev
+fi
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  opts=""
+  [ "$num_leaves $tri_totgauss" = "2000 10000" ] || opts+=" --num-leaves $num_leaves --tri-totgauss $tri_totgauss"
+  [ "$boost_silence" = 1.25 ] || opts+=" --boost-silence $boost_silence"
+  [ "$seed" = 0 ] || opts+=" --seed $seed"
+  [ "$min_lmwt $max_lmwt $wip_grid $beam" = "9 13 0.5 1.0 11" ] || opts+=" --min-lmwt $min_lmwt --max-lmwt $max_lmwt --wip-grid \"$wip_grid\" --beam $beam"
+  utils/write_results.sh exp/tri1/RESULTS.md "speechocean762: triphone HMM-GMM (tri1)" "cd egs/speechocean762/s5 && ./run_gmm.sh$opts" \
+    "Data and features as exp/mono (13 cepstra + deltas, speaker CMVN). A decision tree on ${exp}_ali's alignments (phone windows of 3, questions clustered from the data plus the lang dir's extra questions; $(sed -n 's/.*tree: //p' exp/tri1/log/train.log)), $tri_totgauss Gaussians targeted, 35 EM passes realigning on 10, 20 and 30; decoded with the 3-gram LM (beam $beam), best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
+    exp/tri1/decode_dev
 fi

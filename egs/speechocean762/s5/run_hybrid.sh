@@ -2,8 +2,9 @@
 # speechocean762: hybrid systems, Sak et al. (2014)'s way: frame-level cross-entropy on the HMM-GMM's
 # alignments, unidirectional LSTM and LSTMP at matched parameters (output delay 5, truncated BPTT),
 # decoded through the GMM's HCLG with posteriors divided by the priors, over an LM-weight grid on dev.
-# Needs run_gmm.sh's stages 1-3 (data/gmm/{train,dev}, data/gmm/lang, data/gmm/lang_test, exp/mono).
-# Usage: ./run_hybrid.sh [--stage N] [--stop-stage N] [--systems "ce_lstm ce_lstmp"] [--gmm exp/mono]
+# Needs run_gmm.sh's stages 1-6 (data/gmm/{train,dev}, data/gmm/lang, data/gmm/lang_test, exp/tri1;
+# --gmm exp/mono after its stages 1-3).
+# Usage: ./run_hybrid.sh [--stage N] [--stop-stage N] [--systems "ce_lstm ce_lstmp"] [--gmm exp/tri1]
 #                        [--seed 0] [--epochs N] [--train-opts "..."] [--min-lmwt 5] [--max-lmwt 8]
 #                        [--wip-grid "0.0"] [--beam 11] [--parallel true|false]
 # Stages: 1 align data/gmm/train and data/gmm/dev with the GMM (<gmm>_ali, <gmm>_ali_dev);
@@ -13,7 +14,7 @@ set -euo pipefail
 stage=1
 stop_stage=100
 systems="ce_lstm ce_lstmp"
-gmm=exp/mono
+gmm=exp/tri1
 seed=0
 epochs=
 train_opts=
@@ -30,7 +31,7 @@ for sys in $systems; do
   [ -f conf/$sys.yaml ] || { echo "$0: unknown system '$sys' (no conf/$sys.yaml)" >&2; exit 1; }
 done
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  [ -f $gmm/final.mdl ] || { echo "$0: $gmm/final.mdl not found (run ./run_gmm.sh --stop-stage 3)" >&2; exit 1; }
+  [ -f $gmm/final.mdl ] || { echo "$0: $gmm/final.mdl not found (run ./run_gmm.sh --stop-stage 6)" >&2; exit 1; }
   steps/align_si.sh --cmd "$train_cmd" data/gmm/train data/gmm/lang $gmm ${gmm}_ali
   steps/align_si.sh --cmd "$train_cmd" data/gmm/dev data/gmm/lang $gmm ${gmm}_ali_dev
 fi
@@ -56,12 +57,13 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   opts=""
   [ "$systems" = "ce_lstm ce_lstmp" ] || opts+=" --systems \"$systems\""
+  [ "$gmm" = exp/tri1 ] || opts+=" --gmm $gmm"
   [ "$seed" = 0 ] || opts+=" --seed $seed"
   [ -z "$epochs" ] || opts+=" --epochs $epochs"
   [ -z "$train_opts" ] || opts+=" --train-opts \"$train_opts\""
   [ "$min_lmwt $max_lmwt $wip_grid $beam" = "5 8 0.0 11" ] || opts+=" --min-lmwt $min_lmwt --max-lmwt $max_lmwt --wip-grid \"$wip_grid\" --beam $beam"
   utils/write_results.sh RESULTS_hybrid.md "speechocean762: hybrid LSTM and LSTMP (frame-level cross-entropy)" \
     "cd egs/speechocean762/s5 && ./run_hybrid.sh$opts" \
-    "Data as RESULTS.md (run.sh's data/train and data/dev, no speed perturbation). Frame labels: $gmm's alignments (pdfs of its monophone HMM states). Models: conf/ce_lstmp.yaml (unidirectional LSTMP 2 x 256 cells, projection 128) and conf/ce_lstm.yaml (LSTM 2 x 195 cells, no projection; the same parameters within 1%), output delay 5, truncated BPTT over 20 frames, 10 ms frames. Decoded through $gmm's HCLG with the 3-gram LM (beam $beam), posterior / prior, best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
+    "Data as RESULTS.md (run.sh's data/train and data/dev, no speed perturbation). Frame labels: $gmm's alignments (pdf ids: $(sed -n "s/.*'number of pdfs': \([0-9]*\).*/\1/p" $gmm/log/train.log | tail -n 1) HMM-state classes of its tree). Models: conf/ce_lstmp.yaml (unidirectional LSTMP 2 x 256 cells, projection 128) and conf/ce_lstm.yaml (LSTM 2 x 195 cells, no projection; the same parameters within 1%), output delay 5, truncated BPTT over 20 frames, 10 ms frames. Decoded through $gmm's HCLG with the 3-gram LM (beam $beam), posterior / prior, best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
     $(for sys in $systems; do echo exp/$sys/decode_dev; done)
 fi
