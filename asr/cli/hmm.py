@@ -9,6 +9,8 @@
 - ``asr decode-gmm GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir)
 - ``asr decode-hybrid GRAPH_DIR DATA_DIR DECODE_DIR`` (``steps/decode.sh`` with a graph dir of a hybrid
   model: Kaldi's ``steps/nnet3/decode.sh``)
+- ``asr mkgraph-ctc MODEL ARPA GRAPH_DIR`` and ``asr decode-tlg GRAPH_DIR DATA_DIR DECODE_DIR`` (EESEN's
+  TLG graph of a CTC model, ``utils/mkgraph_ctc.sh``, and ``steps/decode.sh`` with such a graph dir)
 - ``asr ali-to-pdf MODEL_DIR ALI OUT`` and ``asr ali-to-phones [--ctm F] [--plot DIR --data D] MODEL_DIR ALI [OUT]``
   (Kaldi's ``ali-to-pdf``, ``ali-to-phones``; ``ALI`` is an ``ali.N.gz`` archive)
 
@@ -37,6 +39,8 @@ _DESCRIPTIONS = {
     "decode-gmm": "decode a data dir with an HMM-GMM model through HCLG over an LM-weight grid, and score it",
     "decode-hybrid": "decode a data dir with a hybrid (frame-level) model through HCLG over an LM-weight grid, "
                      "posteriors divided by the priors, and score it",
+    "mkgraph-ctc": "build TLG.fst (CTC token FST o lexicon o LM) for a CTC model and an ARPA LM",
+    "decode-tlg": "decode a data dir with a CTC model through its TLG graph over an LM-weight grid, and score it",
     "ali-to-pdf": "alignments (transition ids) to pdf ids per frame, as a Kaldi text archive",
     "ali-to-phones": "alignments to phone sequences, a CTM of phone segments, or spectrograms with them (PNG)",
 }
@@ -120,23 +124,34 @@ def _parser(name: str) -> argparse.ArgumentParser:
             p.add_argument("--lang", default=None, help="the lang dir of the alignment (phones/align_lexicon.txt)")
         p.add_argument("out", nargs="?" if name == "ali-to-phones" else None, default=None,
                        help="text archive: utt id1 id2 ...")
-    elif name in ("decode-gmm", "decode-hybrid"):
+    elif name == "mkgraph-ctc":
+        p.add_argument("--sil-prob", type=float, default=0.5,
+                       help="probability of the optional word separator between words (char units; 0.5)")
+        p.add_argument("model", help="CTC experiment dir or checkpoint")
+        p.add_argument("arpa", help="word n-gram LM (ARPA)")
+        p.add_argument("graph_dir")
+    elif name in ("decode-gmm", "decode-hybrid", "decode-tlg"):
         from asr.gmm.decode import DecodeConfig
 
         d = DecodeConfig()
         if name == "decode-gmm":
             p.add_argument("--model", default=None, help="model dir (default: the decode dir's parent)")
+        elif name == "decode-tlg":
+            p.add_argument("--model", default=None,
+                           help="experiment dir or checkpoint of the CTC model (default: the decode dir's parent)")
         else:
             p.add_argument("--model", default=None,
                            help="experiment dir or checkpoint of the hybrid model, its dir holding final.mdl and "
                                 "tree (default: the decode dir's parent)")
+        if name != "decode-gmm":
             p.add_argument("--device", default="cpu", help="device of the model (cpu, cuda, auto; default cpu)")
             p.add_argument("--num-threads", type=int, default=0, help="CPU threads for torch (0 = its default)")
         p.add_argument("--beam", type=float, default=d.beam, help=f"decoding beam ({d.beam:g})")
         p.add_argument("--max-active", type=int, default=d.max_active, help=f"active states per frame ({d.max_active})")
         p.add_argument("--lattice-beam", type=float, default=d.lattice_beam, help=f"({d.lattice_beam:g})")
-        p.add_argument("--lm-weights", default="7 8 9 10 11 12 13 14 15 16 17",
-                       help="LM weights of the grid (Kaldi score.sh's 7..17); acoustic scale = 1 / weight")
+        lmw = "0.5 0.7 1.0 1.4 2.0" if name == "decode-tlg" else "7 8 9 10 11 12 13 14 15 16 17"
+        p.add_argument("--lm-weights", default=lmw,
+                       help=f"LM weights of the grid (default {lmw}); acoustic scale = 1 / weight")
         p.add_argument("--word-ins-penalties", default="0.0 0.5 1.0", help="insertion penalties of the grid")
         p.add_argument("graph_dir")
         p.add_argument("data_dir")
@@ -152,7 +167,8 @@ def main_for(name: str, argv: list[str]) -> int:
 
     out = {"prepare-lang": "lang_dir", "format-lm": "out_dir", "mkgraph": "graph_dir", "train-mono": "exp_dir",
            "train-deltas": "exp_dir",
-           "align-si": "ali_dir", "decode-gmm": "decode_dir", "decode-hybrid": "decode_dir"}.get(name)
+           "align-si": "ali_dir", "decode-gmm": "decode_dir", "decode-hybrid": "decode_dir",
+           "decode-tlg": "decode_dir", "mkgraph-ctc": "graph_dir"}.get(name)
     log_file = args.log_file or (str(Path(getattr(args, out)) / "log" / f"{name.replace('-', '_')}.log")
                                  if out else None)
     if log_file:
@@ -203,6 +219,23 @@ def main_for(name: str, argv: list[str]) -> int:
             align(args.data_dir, args.lang_dir, args.model_dir, args.ali_dir, cfg)
     elif name in ("ali-to-pdf", "ali-to-phones"):
         _ali_tools(name, args)
+    elif name == "mkgraph-ctc":
+        from asr.decode.recognizer import Recognizer
+        from asr.decode.tlg import make_tlg
+
+        make_tlg(Recognizer(args.model).system.tokenizer, args.arpa, args.graph_dir, sil_prob=args.sil_prob)
+    elif name == "decode-tlg":
+        import torch
+
+        from asr.decode.tlg import decode_data_dir as decode_tlg
+        from asr.gmm.decode import DecodeConfig
+
+        if args.num_threads > 0:
+            torch.set_num_threads(args.num_threads)
+        decode_tlg(args.graph_dir, args.data_dir, args.decode_dir, model=args.model,
+                   lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
+                   cfg=DecodeConfig(beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam),
+                   device=args.device)
     elif name == "decode-hybrid":
         import torch
 

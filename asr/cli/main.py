@@ -38,6 +38,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "align-si": ("hmm", "align a data dir with an HMM-GMM model (Kaldi's align_si.sh)"),
     "decode-gmm": ("hmm", "decode a data dir through HCLG with an HMM-GMM model, over an LM-weight grid"),
     "decode-hybrid": ("hmm", "decode a data dir through HCLG with a hybrid (frame-level) model, over a grid"),
+    "mkgraph-ctc": ("hmm", "build TLG.fst (CTC tokens o lexicon o LM) for a CTC model (EESEN's WFST decoding)"),
+    "decode-tlg": ("hmm", "decode a data dir with a CTC model through its TLG graph, over an LM-weight grid"),
     "ali-to-pdf": ("hmm", "HMM-GMM alignments to pdf ids per frame (Kaldi's ali-to-pdf)"),
     "ali-to-phones": ("hmm", "HMM-GMM alignments to phones, a CTM of phone segments, or pictures (--plot)"),
 }

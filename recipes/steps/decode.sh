@@ -5,6 +5,7 @@
 #  e.g.: steps/decode.sh --nj 2 --beam 8 exp/ctc data/test exp/ctc/decode_test
 #        steps/decode.sh exp/mono/graph data/test exp/mono/decode_test    (HMM-GMM: a graph dir with HCLG.fst)
 #        steps/decode.sh exp/ce_lstm/graph data/test exp/ce_lstm/decode_test   (hybrid: <decode-dir>/../final.pt)
+#        steps/decode.sh exp/ctc/graph_tlg data/test exp/ctc/decode_tlg_test   (CTC through TLG.fst: utils/mkgraph_ctc.sh)
 # With a graph dir (Kaldi's form) the model is <decode-dir>/.. (final.mdl; a hybrid model's final.pt,
 # its posteriors divided by the priors, with its alignment model's final.mdl and tree); the lattice decoder
 # runs once per LM weight (acoustic scale 1/lmwt) and insertion penalty, and the grid is scored in
@@ -23,6 +24,8 @@
 #   --beam B                  decoding beam (default 13)
 #   --max-active N            active states per frame (default 7000)
 #   --min-lmwt N --max-lmwt N the LM-weight grid (default 7 and 17, Kaldi's score.sh)
+#   --lm-weights "W ..."      the grid's LM weights as a list (replaces min/max; a TLG graph's default
+#                             "0.5 0.7 1.0 1.4 2.0": CTC posteriors are not scaled like GMM likelihoods)
 #   --wip-grid "P ..."        the insertion penalties of the grid (default "0.0 0.5 1.0")
 set -euo pipefail
 nj=1
@@ -37,6 +40,7 @@ max_active=7000
 min_lmwt=7
 max_lmwt=17
 wip_grid="0.0 0.5 1.0"
+lm_weights=
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -ne 3 ]; then
@@ -44,10 +48,19 @@ if [ $# -ne 3 ]; then
   exit 1
 fi
 model=$1; data=$2; dir=$3
+if [ -f "$model/TLG.fst" ]; then
+  utils/validate_data_dir.sh --no-text --no-feats "$data"
+  mkdir -p "$dir/log"
+  $cmd "$dir/log/decode.log" asr decode-tlg --log-file /dev/null --num-threads "$(nproc)" --beam "${beam:-13}" \
+    --max-active "$max_active" --lm-weights "${lm_weights:-0.5 0.7 1.0 1.4 2.0}" --word-ins-penalties "$wip_grid" \
+    "$model" "$data" "$dir"
+  [ ! -f "$dir/scoring/best_wer" ] || cat "$dir/scoring/best_wer"
+  exit 0
+fi
 if [ -f "$model/HCLG.fst" ]; then
   utils/validate_data_dir.sh --no-text --no-wav "$data"
   mkdir -p "$dir/log"
-  gopts=(--beam "${beam:-13}" --max-active "$max_active" --lm-weights "$(seq -s ' ' "$min_lmwt" "$max_lmwt")"
+  gopts=(--beam "${beam:-13}" --max-active "$max_active" --lm-weights "${lm_weights:-$(seq -s ' ' "$min_lmwt" "$max_lmwt")}"
          --word-ins-penalties "$wip_grid")
   if [ -f "$(dirname "$dir")/final.pt" ]; then  # a hybrid model (frame-level training on pdfs)
     $cmd "$dir/log/decode.log" asr decode-hybrid --log-file /dev/null --num-threads "$(nproc)" "${gopts[@]}" \

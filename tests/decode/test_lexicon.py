@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ctcdata import CHARS, SENTENCES, chars, posteriors, spell
 
 from asr.decode.ctc import greedy_decode
 from asr.decode.lexicon import (
@@ -19,10 +20,6 @@ from asr.decode.lexicon import (
 from asr.errors import AsrError
 from asr.lm import estimate_kneser_ney, read_arpa
 from asr.text import BLANK, WORD_SEP, BpeTokenizer, CharTokenizer, PhoneTokenizer
-
-SENTENCES = ["THE CAT SAT", "THE CAT SAT ON THE MAT", "A CAT SAT", "THE CAT", "THE HAT", "IN TO", "INTO THE HAT",
-             "GO IN", "GO TO THE MAT", "THAT CAT SAT", "THE CATS SAT"]
-CHARS = "ABCEGHIMNOPSTU"
 
 
 @pytest.fixture(scope="module")
@@ -36,33 +33,6 @@ def arpa(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def char_tok() -> CharTokenizer:
     return CharTokenizer(CHARS)
-
-
-def posteriors(tok, frames: list, p: float = 0.9) -> torch.Tensor:
-    """(T, V) log-posteriors: a frame is a unit name (probability p) or {unit: probability};
-    the remaining mass is spread evenly over the other units."""
-    V = tok.vocab_size
-    rows = []
-    for fr in frames:
-        probs = {fr: p} if isinstance(fr, str) else dict(fr)
-        rest = (1.0 - sum(probs.values())) / (V - len(probs))
-        row = torch.full((V,), rest, dtype=torch.float64)
-        for unit, q in probs.items():
-            row[tok.tokens.index(unit)] = q
-        rows.append(row.log())
-    return torch.stack(rows).float()
-
-
-def spell(units: list[str]) -> list[str]:
-    """Each unit for one frame followed by a blank frame."""
-    out = []
-    for u in units:
-        out += [u, BLANK]
-    return out
-
-
-def chars(text: str) -> list[str]:
-    return list(text.replace(" ", WORD_SEP))
 
 
 def test_char_lexicon_spellings_and_skipped_words(char_tok, caplog):
