@@ -149,7 +149,7 @@ def _parser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--beam", type=float, default=d.beam, help=f"decoding beam ({d.beam:g})")
         p.add_argument("--max-active", type=int, default=d.max_active, help=f"active states per frame ({d.max_active})")
         p.add_argument("--lattice-beam", type=float, default=d.lattice_beam, help=f"({d.lattice_beam:g})")
-        lmw = "0.5 0.7 1.0 1.4 2.0" if name == "decode-tlg" else "7 8 9 10 11 12 13 14 15 16 17"
+        lmw = "0.2 0.3 0.5 0.7 1.0 1.4" if name == "decode-tlg" else "7 8 9 10 11 12 13 14 15 16 17"
         p.add_argument("--lm-weights", default=lmw,
                        help=f"LM weights of the grid (default {lmw}); acoustic scale = 1 / weight")
         p.add_argument("--word-ins-penalties", default="0.0 0.5 1.0", help="insertion penalties of the grid")

@@ -25,7 +25,7 @@
 #   --max-active N            active states per frame (default 7000)
 #   --min-lmwt N --max-lmwt N the LM-weight grid (default 7 and 17, Kaldi's score.sh)
 #   --lm-weights "W ..."      the grid's LM weights as a list (replaces min/max; a TLG graph's default
-#                             "0.5 0.7 1.0 1.4 2.0": CTC posteriors are not scaled like GMM likelihoods)
+#                             "0.2 0.3 0.5 0.7 1.0 1.4": CTC posteriors are not scaled like GMM likelihoods)
 #   --wip-grid "P ..."        the insertion penalties of the grid (default "0.0 0.5 1.0")
 set -euo pipefail
 nj=1
@@ -52,7 +52,7 @@ if [ -f "$model/TLG.fst" ]; then
   utils/validate_data_dir.sh --no-text --no-feats "$data"
   mkdir -p "$dir/log"
   $cmd "$dir/log/decode.log" asr decode-tlg --log-file /dev/null --num-threads "$(nproc)" --beam "${beam:-13}" \
-    --max-active "$max_active" --lm-weights "${lm_weights:-0.5 0.7 1.0 1.4 2.0}" --word-ins-penalties "$wip_grid" \
+    --max-active "$max_active" --lm-weights "${lm_weights:-0.2 0.3 0.5 0.7 1.0 1.4}" --word-ins-penalties "$wip_grid" \
     "$model" "$data" "$dir"
   [ ! -f "$dir/scoring/best_wer" ] || cat "$dir/scoring/best_wer"
   exit 0
