@@ -146,10 +146,11 @@ def test_yesno_recipe_two_workers(corpora, copy_recipe, run_in_recipe, mode):
     assert wer(s5 / "exp" / "ctc" / "decode_test") <= 0.42, (s5 / "exp" / "ctc" / "decode_test" / "wer").read_text()
 
 
-@pytest.mark.slow  # about 5 minutes: run.sh's data prep, features, 40 GMM passes, a hybrid LSTM, six decodes
+@pytest.mark.slow  # about 7 minutes: run.sh's data prep, features, mono and tri1 GMMs, a hybrid LSTM, nine decodes
 def test_fsdd_gmm_recipe(corpora, copy_recipe, run_in_recipe):
-    """run_gmm.sh, the whole-word HMM-GMM baseline (egs/fsdd/s5/RESULTS.md: test 3.50, strings 4.59,
-    theo 20.60 at seed 0; guarded with margin), then run_hybrid.sh on its alignments."""
+    """run_gmm.sh, the whole-word HMM-GMM baselines (egs/fsdd/s5/RESULTS.md: mono test 3.50, strings
+    4.59, theo 20.60; tri1 4.00, 3.63, 20.00; seed 0; guarded with margin), then run_hybrid.sh on the
+    monophone alignments."""
     s5 = copy_recipe("fsdd")
     run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"), "--speechocean-dir", "", "--stop-stage", "2",
                   timeout=1200)
@@ -159,6 +160,11 @@ def test_fsdd_gmm_recipe(corpora, copy_recipe, run_in_recipe):
     assert wer(mono / "decode_test_concat") <= 8.0, (mono / "decode_test_concat" / "wer").read_text()
     assert wer(mono / "decode_test_theo") <= 30.0, (mono / "decode_test_theo" / "wer").read_text()
     assert "./run_gmm.sh" in (mono / "RESULTS.md").read_text()
+    tri = s5 / "exp" / "tri1"
+    assert tri.joinpath("tree").read_text().startswith("ContextDependency 3 1")
+    assert wer(tri / "decode_test") <= 7.0, (tri / "decode_test" / "wer").read_text()
+    assert wer(tri / "decode_test_concat") <= 7.0, (tri / "decode_test_concat" / "wer").read_text()
+    assert wer(tri / "decode_test_theo") <= 30.0, (tri / "decode_test_theo" / "wer").read_text()
     # the hybrid LSTM on exp/mono's alignments (RESULTS.md: test 1.00-3.50, strings 1.15-5.16, theo 28-35%)
     run_in_recipe(s5, "run_hybrid.sh", timeout=1200)
     ce = s5 / "exp" / "ce_lstm"

@@ -10,7 +10,8 @@
 #                 [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
-#         the best system and its tuned LM setting, 8 RESULTS.md (the table between its
+#         the best system on dev of any kind (CTC with the LM, or run_gmm.sh's / run_hybrid.sh's
+#         HMM systems where they ran) and its tuned LM setting, 8 RESULTS.md (the table between its
 #         results_table markers: text written around them is kept).
 # The default configuration trains on 2 CPU cores in under an hour per system (see RESULTS.md).
 set -euo pipefail
@@ -83,19 +84,32 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   done
 fi
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ] && [ -n "$test_sets" ]; then
-  # The best system by dev WER with the LM, decoded with the LM weight and penalty tuned on dev.
-  best=$(for sys in $systems; do cat exp/ctc_$sys/decode_dev_lm/scoring/best_wer; done | utils/best_wer.sh |
-         sed -E 's|.*exp/ctc_([^/]+)/decode_dev_lm.*|\1|')
-  lmwt=$(cat exp/ctc_$best/decode_dev_lm/scoring/lmwt); wip=$(cat exp/ctc_$best/decode_dev_lm/scoring/wip)
-  echo "run.sh: decoding test sets with ctc_$best, LM weight $lmwt, insertion penalty $wip"
+  # The best system on dev of any kind (these CTC systems with the LM, run_gmm.sh's GMMs,
+  # run_hybrid.sh's hybrids), decoded with the LM weight and penalty tuned on dev.
+  cands="$(for sys in $systems; do echo exp/ctc_$sys/decode_dev_lm; done) exp/mono/decode_dev exp/tri1/decode_dev"
+  cands+=" $(ls -d exp/ce_*/decode_dev 2>/dev/null || true)"
+  best_dir=$(for d in $cands; do [ ! -f $d/scoring/best_wer ] || sed "s|^|$d:|" $d/scoring/best_wer; done |
+             utils/best_wer.sh | awk '{print $NF}')
+  [ -n "$best_dir" ] || { echo "run.sh: no decoded dev set to choose a system by (stage 6, run_gmm.sh or run_hybrid.sh)" >&2; exit 1; }
+  exp=$(dirname "$best_dir")
+  lmwt=$(cat $best_dir/scoring/lmwt); wip=$(cat $best_dir/scoring/wip)
+  echo "run.sh: decoding test sets with $exp ($(cut -d' ' -f1-2 $best_dir/scoring/best_wer) on dev), LM weight $lmwt, insertion penalty $wip"
   for dir in $test_sets; do
     name=$(basename "$dir")
     utils/copy_data_dir.sh "$dir" data/test_$name
     steps/make_fbank.sh --nj $nj --cmd "$train_cmd" --fbank-config conf/fbank.conf data/test_$name exp/make_fbank/test_$name fbank
-    steps/decode.sh --nj $nj --cmd "$decode_cmd" exp/ctc_$best data/test_$name exp/ctc_$best/decode_test_$name
-    lex_opt=""; [ $best = phone ] && lex_opt="--lexicon data/lang/lexicon.txt"
-    steps/decode_lm.sh --cmd "$decode_cmd" $lex_opt --lm-weights "$lmwt" --word-ins-penalties "$wip" \
-      exp/ctc_$best data/lang/lm_${lm_order}gram.arpa data/test_$name exp/ctc_$best/decode_test_${name}_lm
+    case $exp in
+      exp/ctc_*)
+        best=${exp#exp/ctc_}
+        steps/decode.sh --nj $nj --cmd "$decode_cmd" $exp data/test_$name $exp/decode_test_$name
+        lex_opt=""; [ $best = phone ] && lex_opt="--lexicon data/lang/lexicon.txt"
+        steps/decode_lm.sh --cmd "$decode_cmd" $lex_opt --lm-weights "$lmwt" --word-ins-penalties "$wip" \
+          $exp data/lang/lm_${lm_order}gram.arpa data/test_$name $exp/decode_test_${name}_lm ;;
+      *)  # an HMM system (GMM or hybrid) through its HCLG; GMMs need the speakers' CMVN statistics
+        steps/compute_cmvn_stats.sh data/test_$name exp/make_fbank/test_$name fbank
+        steps/decode.sh --cmd "$decode_cmd" --lm-weights "$lmwt" --wip-grid "$wip" $exp/graph data/test_$name \
+          $exp/decode_test_$name ;;
+    esac
   done
 fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
