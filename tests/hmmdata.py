@@ -38,7 +38,6 @@ def synthetic_dir(d: Path, n: int, seed: int) -> dict[str, str]:
     """A data dir of ``n`` utterances of 2-5 words (ONE, TWO) with silence around and between them:
     4-dim features, silence near 0, ONE near +4 on dim 0, TWO near +4 on dim 1; between words
     a pause of 10-14 frames, or none between different words."""
-    import kaldiio
 
     rng = np.random.default_rng(seed)
     d.mkdir(parents=True)
@@ -57,6 +56,13 @@ def synthetic_dir(d: Path, n: int, seed: int) -> dict[str, str]:
         x = np.concatenate(frames) + rng.normal(0.0, 0.6, size=(sum(len(f) for f in frames), 4))
         utt = f"u{seed}_{i:03d}"
         feats[utt], text[utt] = x.astype(np.float32), " ".join(words)
+    return _write_dir(d, feats, text)
+
+
+def _write_dir(d: Path, feats: dict[str, np.ndarray], text: dict[str, str]) -> dict[str, str]:
+    """feats.ark/scp, text, utt2spk and spk2utt (one speaker per utterance); returns ``text``."""
+    import kaldiio
+
     kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
     (d / "text").write_text("".join(f"{u} {t}\n" for u, t in text.items()))
     (d / "utt2spk").write_text("".join(f"{u} {u}\n" for u in text))
@@ -64,21 +70,25 @@ def synthetic_dir(d: Path, n: int, seed: int) -> dict[str, str]:
     return text
 
 
-def synthetic_lang(tmp: Path) -> Path:
-    d = tmp / "dict"
+def _lang(tmp: Path, name: str, lexicon: str, nonsil: list[str]) -> Path:
+    """A lang dir ``tmp/<name>`` from a lexicon (SIL the silence, <SIL> the OOV word)."""
+    d = tmp / f"dict{name.removeprefix('lang')}"
     d.mkdir()
-    (d / "lexicon.txt").write_text("<SIL> SIL\nONE W\nTWO T\n")
+    (d / "lexicon.txt").write_text(lexicon)
     (d / "silence_phones.txt").write_text("SIL\n")
     (d / "optional_silence.txt").write_text("SIL\n")
-    (d / "nonsilence_phones.txt").write_text("W\nT\n")
-    return prepare_lang(d, "<SIL>", tmp / "lang")
+    (d / "nonsilence_phones.txt").write_text("".join(f"{p}\n" for p in nonsil))
+    return prepare_lang(d, "<SIL>", tmp / name)
+
+
+def synthetic_lang(tmp: Path) -> Path:
+    return _lang(tmp, "lang", "<SIL> SIL\nONE W\nTWO T\n", ["W", "T"])
 
 
 def context_dir(d: Path, n: int, seed: int) -> dict[str, str]:
     """A data dir whose phone B sounds different after W than after T (a context effect a triphone
     tree must find): ONE = W B, TWO = T B; W near +4 on dim 0, T on dim 1, B after W on dim 2, B
     after T on dim 3; silence near 0 around the words and, half the time, between them."""
-    import kaldiio
 
     rng = np.random.default_rng(seed)
     d.mkdir(parents=True)
@@ -96,18 +106,8 @@ def context_dir(d: Path, n: int, seed: int) -> dict[str, str]:
         x = np.concatenate(frames) + rng.normal(0.0, 0.6, size=(sum(len(f) for f in frames), 4))
         utt = f"c{seed}_{i:03d}"
         feats[utt], text[utt] = x.astype(np.float32), " ".join(words)
-    kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
-    (d / "text").write_text("".join(f"{u} {t}\n" for u, t in text.items()))
-    (d / "utt2spk").write_text("".join(f"{u} {u}\n" for u in text))
-    (d / "spk2utt").write_text("".join(f"{u} {u}\n" for u in text))
-    return text
+    return _write_dir(d, feats, text)
 
 
 def context_lang(tmp: Path) -> Path:
-    d = tmp / "dict_ctx"
-    d.mkdir()
-    (d / "lexicon.txt").write_text("<SIL> SIL\nONE W B\nTWO T B\n")
-    (d / "silence_phones.txt").write_text("SIL\n")
-    (d / "optional_silence.txt").write_text("SIL\n")
-    (d / "nonsilence_phones.txt").write_text("W\nT\nB\n")
-    return prepare_lang(d, "<SIL>", tmp / "lang_ctx")
+    return _lang(tmp, "lang_ctx", "<SIL> SIL\nONE W B\nTWO T B\n", ["W", "T", "B"])

@@ -224,24 +224,15 @@ def main_for(name: str, argv: list[str]) -> int:
         from asr.decode.tlg import make_tlg
 
         make_tlg(Recognizer(args.model).system.tokenizer, args.arpa, args.graph_dir, sil_prob=args.sil_prob)
-    elif name == "decode-tlg":
+    elif name in ("decode-hybrid", "decode-tlg"):
         import torch
 
-        from asr.decode.tlg import decode_data_dir as decode_tlg
         from asr.gmm.decode import DecodeConfig
 
-        if args.num_threads > 0:
-            torch.set_num_threads(args.num_threads)
-        decode_tlg(args.graph_dir, args.data_dir, args.decode_dir, model=args.model,
-                   lm_weights=args.lm_weights.split(), word_ins_penalties=args.word_ins_penalties.split(),
-                   cfg=DecodeConfig(beam=args.beam, max_active=args.max_active, lattice_beam=args.lattice_beam),
-                   device=args.device)
-    elif name == "decode-hybrid":
-        import torch
-
-        from asr.decode.hybrid import decode_data_dir
-        from asr.gmm.decode import DecodeConfig
-
+        if name == "decode-tlg":
+            from asr.decode.tlg import decode_data_dir
+        else:
+            from asr.decode.hybrid import decode_data_dir
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
         decode_data_dir(args.graph_dir, args.data_dir, args.decode_dir, model=args.model,

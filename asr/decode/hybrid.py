@@ -184,7 +184,6 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     Raises:
         AsrError: not a hybrid model, a missing graph or model file, bad data (names the file).
     """
-    import time
 
     from asr.datadir import DataDir
     from asr.decode.grid import decode_grid
@@ -195,13 +194,8 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     if rec.hybrid is None:
         raise AsrError(f"{rec.path}: a {rec.system.tokenizer.kind} model, not a hybrid one (pdf units): decode it "
                        f"with asr decode")
-    data = rec.open_data(data_dir, skip_bad=skip_bad)
-    t0 = time.time()
-    items: list[tuple[str, np.ndarray]] = []
-    for utts, lp, lens in rec.data_log_probs(data):
-        items += [(u.utt, lp[i, : int(lens[i])].numpy()) for i, u in enumerate(utts)]
+    items = rec.data_dir_log_probs(data_dir, skip_bad=skip_bad)
     frames = sum(x.shape[0] for _, x in items)
-    log.info("posteriors of %d utterances (%d frames) in %.1f s", len(items), frames, time.time() - t0)
 
     def decoder_for(wip: float):  # noqa: ANN202
         dec = HybridDecoder(rec.hybrid.graph, rec.hybrid.log_priors, 1.0, wip, cfg)

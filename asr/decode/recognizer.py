@@ -10,11 +10,13 @@ with (speaker CMVN included). Nothing here imports :mod:`asr.train`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from asr.batches import Utterance, UtteranceData, pad_sequences
@@ -25,6 +27,7 @@ from asr.device import resolve_device
 from asr.errors import AsrError
 from asr.system import System
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Word:
@@ -191,6 +194,19 @@ class Recognizer:
                 spk_stats = data.batch_speaker_stats(utts, stats_fn)
             lp, lens = self.log_probs(xs, waves=waves, spk_stats=spk_stats)
             yield utts, lp, lens
+
+    def data_dir_log_probs(self, data_dir: str | Path, skip_bad: bool = False) -> list[tuple[str, np.ndarray]]:
+        """``(utt, log_probs (T', V))`` of every utterance of a data dir (:meth:`data_log_probs`), for
+        the graph searches that decode them more than once (an LM-weight grid); logs their count and time."""
+        import time
+
+        t0 = time.time()
+        items: list[tuple[str, np.ndarray]] = []
+        for utts, lp, lens in self.data_log_probs(self.open_data(data_dir, skip_bad=skip_bad)):
+            items += [(u.utt, lp[i, : int(lens[i])].numpy()) for i, u in enumerate(utts)]
+        log.info("posteriors of %d utterances (%d frames) in %.1f s", len(items), sum(x.shape[0] for _, x in items),
+                 time.time() - t0)
+        return items
 
     # -- search -------------------------------------------------------------------------------
     def search(self, lp: torch.Tensor, lens: torch.Tensor) -> list[Result]:

@@ -205,7 +205,6 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     Raises:
         AsrError: a hybrid model, a missing graph, bad data (named).
     """
-    import time
 
     from asr.datadir import DataDir
     from asr.decode.grid import decode_grid
@@ -217,13 +216,8 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     if rec.hybrid is not None or tok.blank != 0:
         raise AsrError(f"{rec.path}: not a CTC model; a hybrid model decodes through HCLG (asr decode-hybrid)")
     TlgDecoder(graph_dir, tok)  # a wrong graph is refused before the posteriors are computed
-    data = rec.open_data(data_dir)
-    t0 = time.time()
-    items: list[tuple[str, np.ndarray]] = []
-    for utts, lp, lens in rec.data_log_probs(data):
-        items += [(u.utt, lp[i, : int(lens[i])].numpy()) for i, u in enumerate(utts)]
+    items = rec.data_dir_log_probs(data_dir)
     frames = sum(x.shape[0] for _, x in items)
-    log.info("posteriors of %d utterances (%d frames) in %.1f s", len(items), frames, time.time() - t0)
 
     def decoder_for(wip: float):  # noqa: ANN202
         dec = TlgDecoder(graph_dir, tok, 1.0, wip, cfg)

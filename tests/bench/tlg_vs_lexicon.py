@@ -2,8 +2,8 @@
 against flashlight's lexicon search (:mod:`asr.decode.lexicon`), on the same posteriors.
 
 The model's log-posteriors of every utterance are computed once (not timed, with the data dir's
-speaker CMVN as ``asr decode`` computes them: :meth:`asr.decode.recognizer.Recognizer.data_log_probs`); then, on one CPU thread, each search decodes
-them all, repetitions interleaved:
+speaker CMVN as ``asr decode`` computes them: ``Recognizer.data_dir_log_probs``); then, on one
+CPU thread, each search decodes them all, repetitions interleaved:
 
 - ``lexicon_b<beam>``: flashlight's ``LexiconDecoder`` (the ``asr decode --lm`` search), beam
   50 (its default) and 10;
@@ -73,13 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     utts, waves = load_waves(Path(args.data_dir), rec.sample_rate, args.max_utts)
     refs = dict(ln.split(maxsplit=1) for ln in (Path(args.data_dir) / "text").read_text().splitlines()
                 if len(ln.split(maxsplit=1)) == 2)
-    keep = set(utts)
-    by_utt = {}
-    for batch, lp, lens in rec.data_log_probs(rec.open_data(args.data_dir)):
-        for i, u in enumerate(batch):
-            if u.utt in keep:
-                by_utt[u.utt] = lp[i, : int(lens[i])]
-    lps = [by_utt[u] for u in utts]
+    by_utt = dict(rec.data_dir_log_probs(args.data_dir))
+    lps = [torch.from_numpy(by_utt[u]) for u in utts]
     audio_s = sum(len(w) for w in waves) / rec.sample_rate
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,14 +19,6 @@ from asr.decode.lexicon import (
 from asr.errors import AsrError
 from asr.lm import estimate_kneser_ney, read_arpa
 from asr.text import BLANK, WORD_SEP, BpeTokenizer, CharTokenizer, PhoneTokenizer
-
-
-@pytest.fixture(scope="module")
-def arpa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bigram LM of SENTENCES: after THE, CAT is far likelier than HAT."""
-    path = tmp_path_factory.mktemp("lm") / "lm.arpa"
-    estimate_kneser_ney([s.split() for s in SENTENCES * 3], order=2).write_arpa(path)
-    return path
 
 
 @pytest.fixture(scope="module")

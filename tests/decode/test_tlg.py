@@ -3,23 +3,13 @@ decoded through it, against the flashlight lexicon decoder on the same posterior
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ctcdata import CHARS, SENTENCES, chars, posteriors, spell
 
 from asr.decode.lexicon import LexiconDecoder
 from asr.errors import AsrError
-from asr.lm import estimate_kneser_ney
 from asr.text import BLANK, WORD_SEP, BpeTokenizer, CharTokenizer
-
-
-@pytest.fixture(scope="module")
-def arpa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("lm") / "lm.arpa"
-    estimate_kneser_ney([s.split() for s in SENTENCES * 3], order=2).write_arpa(path)
-    return path
 
 
 @pytest.fixture(scope="module")
