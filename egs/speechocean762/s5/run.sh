@@ -88,9 +88,8 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ] && [ -n "$test_sets" ]; then
   # run_hybrid.sh's hybrids), decoded with the LM weight and penalty tuned on dev.
   cands="$(for sys in $systems; do echo exp/ctc_$sys/decode_dev_lm; done) exp/mono/decode_dev exp/tri1/decode_dev"
   cands+=" $(ls -d exp/ce_*/decode_dev 2>/dev/null || true)"
-  best_dir=$(for d in $cands; do [ ! -f $d/scoring/best_wer ] || sed "s|^|$d:|" $d/scoring/best_wer; done |
-             utils/best_wer.sh | awk '{print $NF}')
-  [ -n "$best_dir" ] || { echo "run.sh: no decoded dev set to choose a system by (stage 6, run_gmm.sh or run_hybrid.sh)" >&2; exit 1; }
+  # shellcheck disable=SC2086
+  best_dir=$(utils/best_system.sh $cands) || { echo "run.sh: no decoded dev set to choose a system by (stage 6, run_gmm.sh or run_hybrid.sh)" >&2; exit 1; }
   exp=$(dirname "$best_dir")
   lmwt=$(cat $best_dir/scoring/lmwt); wip=$(cat $best_dir/scoring/wip)
   echo "run.sh: decoding test sets with $exp ($(cut -d' ' -f1-2 $best_dir/scoring/best_wer) on dev), LM weight $lmwt, insertion penalty $wip"
