@@ -184,7 +184,8 @@ def test_best_system_picks_the_lowest_wer_of_any_kind(tmp_path):
     rows = {"exp/ctc_char/decode_dev_lm": "63.26", "exp/tri1/decode_dev": "59.85", "exp/ce_lstm/decode_dev": "61.00"}
     for d, w in rows.items():
         (tmp_path / d / "scoring").mkdir(parents=True)
-        (tmp_path / d / "scoring" / "best_wer").write_text(f"%WER {w} [ 1 / 10, 0 ins, 0 del, 1 sub ] old/path/wer_1_0\n")
+        (tmp_path / d / "scoring" / "best_wer").write_text(
+            f"%WER {w} [ 1 / 10, 0 ins, 0 del, 1 sub ] old/path/wer_1_0\n")
     (tmp_path / "exp" / "mono" / "decode_dev").mkdir(parents=True)  # decoded nothing yet
     r = subprocess.run([str(script), "exp/mono/decode_dev", *rows], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
