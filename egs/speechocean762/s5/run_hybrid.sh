@@ -5,7 +5,7 @@
 # Needs run_gmm.sh's stages 1-6 (data/gmm/{train,dev}, data/gmm/lang, data/gmm/lang_test, exp/tri1;
 # --gmm exp/mono after its stages 1-3).
 # Usage: ./run_hybrid.sh [--stage N] [--stop-stage N] [--systems "ce_lstm ce_lstmp"] [--gmm exp/tri1]
-#                        [--seed 0] [--epochs N] [--train-opts "..."] [--min-lmwt 5] [--max-lmwt 8]
+#                        [--seed 0] [--epochs N] [--train-opts "..."] [--min-lmwt 7] [--max-lmwt 12]
 #                        [--wip-grid "0.0"] [--beam 11] [--parallel true|false]
 # Stages: 1 align data/gmm/train and data/gmm/dev with the GMM (<gmm>_ali, <gmm>_ali_dev);
 #         2 train each system (conf/<system>.yaml over conf/ce_lstmp.yaml; with --parallel true
@@ -18,8 +18,8 @@ gmm=exp/tri1
 seed=0
 epochs=
 train_opts=
-min_lmwt=5
-max_lmwt=8
+min_lmwt=7
+max_lmwt=12
 wip_grid="0.0"
 beam=11
 parallel=true
@@ -61,9 +61,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   [ "$seed" = 0 ] || opts+=" --seed $seed"
   [ -z "$epochs" ] || opts+=" --epochs $epochs"
   [ -z "$train_opts" ] || opts+=" --train-opts \"$train_opts\""
-  [ "$min_lmwt $max_lmwt $wip_grid $beam" = "5 8 0.0 11" ] || opts+=" --min-lmwt $min_lmwt --max-lmwt $max_lmwt --wip-grid \"$wip_grid\" --beam $beam"
+  [ "$min_lmwt $max_lmwt $wip_grid $beam" = "7 12 0.0 11" ] || opts+=" --min-lmwt $min_lmwt --max-lmwt $max_lmwt --wip-grid \"$wip_grid\" --beam $beam"
   utils/write_results.sh RESULTS_hybrid.md "speechocean762: hybrid LSTM and LSTMP (frame-level cross-entropy)" \
     "cd egs/speechocean762/s5 && ./run_hybrid.sh$opts" \
-    "Data as RESULTS.md (run.sh's data/train and data/dev, no speed perturbation). Frame labels: $gmm's alignments (pdf ids: $(sed -n "s/.*'number of pdfs': \([0-9]*\).*/\1/p" $gmm/log/train.log | tail -n 1) HMM-state classes of its tree). Models: conf/ce_lstmp.yaml (unidirectional LSTMP 2 x 256 cells, projection 128) and conf/ce_lstm.yaml (LSTM 2 x 195 cells, no projection; the same parameters within 1%), output delay 5, truncated BPTT over 20 frames, 10 ms frames. Decoded through $gmm's HCLG with the 3-gram LM (beam $beam), posterior / prior, best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
+    "Data as RESULTS.md (run.sh's data/train and data/dev, no speed perturbation). Frame labels: $gmm's alignments (pdf ids: $(sed -n "s/.*'number of pdfs': \([0-9]*\).*/\1/p" $gmm/log/train.log | tail -n 1) HMM-state classes of its tree). Models: conf/ce_lstmp.yaml (unidirectional LSTMP 2 x 256 cells, projection 128) and conf/ce_lstm.yaml (LSTM 2 x 185 cells, no projection; the same parameters within 1% with exp/tri1's pdfs), output delay 5, truncated BPTT over 20 frames, 10 ms frames. Decoded through $gmm's HCLG with the 3-gram LM (beam $beam), posterior / prior, best of LM weights $min_lmwt-$max_lmwt x penalties $wip_grid (scoring/best_wer)." \
     $(for sys in $systems; do echo exp/$sys/decode_dev; done)
 fi
