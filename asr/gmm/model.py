@@ -3,7 +3,8 @@
 ``final.mdl`` is written in Kaldi's text format (the transition model, then ``<DIMENSION>``,
 ``<NUMPDFS>`` and one ``<DiagGMM>`` per pdf), which Kaldi's tools (``gmm-info``, ``gmm-copy``,
 ``show-alignments``) read as they read their own binary files; ``tree`` is the context-dependency
-tree as Kaldi writes it (text). This module reads both back.
+tree as Kaldi writes it (text). This module reads both back, and Kaldi's binary trees too
+(:func:`asr.gmm.tree.read_tree`).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class GmmModel:
     def load(cls, mdl: str | os.PathLike, tree: str | os.PathLike | None = None) -> GmmModel:
         """Read a ``final.mdl`` written by :meth:`save` (Kaldi's text format).
 
-        ``tree`` is Kaldi's text tree file (any context width); without one, the model is a
+        ``tree`` is Kaldi's tree file (text or binary, any context width); without one, the model is a
         monophone model and its tree is rebuilt from the topology.
 
         Raises:

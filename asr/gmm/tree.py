@@ -583,16 +583,25 @@ def context_dependency(tree, N: int = 3, P: int = 1):
 
 
 def read_tree(path: str | os.PathLike):
-    """A ``ContextDependency`` from Kaldi's text ``tree`` file (as ``ContextDependency.write``
-    writes it with ``binary=False``).
+    """A ``ContextDependency`` from a Kaldi ``tree`` file, text (as this toolkit writes it) or
+    binary (as Kaldi's ``build-tree`` does).
 
     Raises:
-        TreeError: the file is missing or is not a text tree (names it).
+        TreeError: the file is missing or is not a tree (names it).
     """
     try:
-        toks = Path(path).read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError) as e:
-        raise TreeError(f"{path}: cannot read the tree (Kaldi's text form): {e}") from e
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise TreeError(f"{path}: cannot read the tree: {e}") from e
+    if raw.startswith(b"\0B"):
+        body = raw[2:]
+        if not (body.startswith(_tok("ContextDependency")) and body.rstrip().endswith(b"EndContextDependency")):
+            raise TreeError(f"{path}: a binary Kaldi file, but not a tree (ContextDependency)")
+        return _from_bytes(body)
+    try:
+        toks = raw.decode("utf-8").split()
+    except UnicodeDecodeError as e:
+        raise TreeError(f"{path}: not a Kaldi tree (neither binary nor text): {e}") from e
     pos = 0
 
     def take() -> str:

@@ -48,6 +48,9 @@ def test_monophone_tree_bytes_equal_kaldis_and_text_reads_back(tmp_path):
     assert _bytes(mine) == _bytes(ref)
     ref.write(binary=False, filename=str(tmp_path / "tree"))
     assert _bytes(read_tree(tmp_path / "tree")) == _bytes(ref)
+    ref.write(binary=True, filename=str(tmp_path / "tree.bin"))  # Kaldi's build-tree writes binary trees
+    assert (tmp_path / "tree.bin").read_bytes().startswith(b"\0B")
+    assert _bytes(read_tree(tmp_path / "tree.bin")) == _bytes(ref)
 
 
 def test_bad_tree_files_are_named(tmp_path):
@@ -57,6 +60,12 @@ def test_bad_tree_files_are_named(tmp_path):
         (tmp_path / "tree").write_text(body)
         with pytest.raises(TreeError, match=str(tmp_path / "tree")):
             read_tree(tmp_path / "tree")
+    for raw in (b"\0B<TransitionModel> ", b"\xff\xfe\x00"):
+        (tmp_path / "tree").write_bytes(raw)
+        with pytest.raises(TreeError, match="not a"):
+            read_tree(tmp_path / "tree")
+    with pytest.raises(TreeError, match="cannot read"):
+        read_tree(tmp_path / "none")
 
 
 def _stats(events, means, counts, dim=2, seed=0):
