@@ -20,6 +20,9 @@ its json output says so in ``"times"``, and its times are a guide, not an alignm
 A *hybrid* model (frame-level training on HMM-state labels) decodes through its HCLG graph
 (``graph/`` beside the model, or ``--graph``); its word times come from the decoder's alignment
 (``"times": "hmm-alignment"``) and a word's confidence is the mean posterior of its aligned states.
+A CTC model with ``--graph`` (a TLG graph dir of ``utils/mkgraph_ctc.sh``) decodes through that
+WFST (the LM is in the graph; ``--acoustic-scale`` = 1 / LM weight): words without times, text
+format only.
 
 Bad inputs (missing, empty, unreadable or too short audio) are all named, one line each,
 before anything is recognised, and the command exits with status 1 writing nothing; with
@@ -212,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_beam_arg(p)
     add_lm_args(p)  # text format only
     p.add_argument("--graph", default=None, help="a hybrid model's decoding graph dir (HCLG.fst; default: graph/ "
-                                                 "beside the model)")
-    p.add_argument("--acoustic-scale", type=float, default=0.1, help="a hybrid model's acoustic scale (default "
-                                                                     "0.1, i.e. LM weight 10)")
+                                                 "beside the model), or a CTC model's TLG graph dir "
+                                                 "(utils/mkgraph_ctc.sh; words without times, text format)")
+    p.add_argument("--acoustic-scale", type=float, default=None,
+                   help="the graph search's acoustic scale, 1 / LM weight (default 0.1 for a hybrid model, "
+                        "1.0 for TLG)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=16, help="inputs per batch at most (default 16)")
     p.add_argument("--max-frames", type=int, default=40000,
@@ -261,6 +266,9 @@ def main(argv: list[str]) -> int:
     if rec.hybrid is not None and (args.lm or args.stream):
         raise AsrError(f"{rec.path} is a hybrid model: its graph holds the LM and it decodes whole files; "
                        f"drop {'--lm' if args.lm else '--stream'}")
+    if rec.tlg is not None and (args.lm or args.stream or args.format != "text"):
+        raise AsrError(f"--graph {args.graph}: the TLG graph holds the LM, decodes whole files and gives words "
+                       f"without times: use --format text, without --lm and --stream")
     lexdec = lexicon_decoder(rec.system.tokenizer, args, settings[0]) if args.lm else None
     data = rec.open_files(inputs, channel=None if args.channel < 0 else args.channel, skip_bad=args.skip_bad)
     lines: dict[str, list[str]] = {}

@@ -57,8 +57,10 @@ class Recognizer:
         beam: 1 = greedy decoding (default); > 1 = CTC prefix beam search of that width.
         graph: a hybrid model's (pdf units) decoding graph dir (default: ``graph/`` beside the
             checkpoint); its words come from HCLG (:mod:`asr.decode.hybrid`), its times from the
-            decoder's alignment.
-        acoustic_scale: a hybrid model's acoustic scale (default 0.1: LM weight 10).
+            decoder's alignment. For a CTC model, a TLG graph dir (``utils/mkgraph_ctc.sh``): its
+            words come from the WFST search (:mod:`asr.decode.tlg`), without times.
+        acoustic_scale: a hybrid model's acoustic scale (default 0.1: LM weight 10); a TLG
+            search's (default 1.0).
 
     Raises:
         AsrError: missing or unreadable checkpoint, unknown device, a hybrid model without a graph.
@@ -84,8 +86,16 @@ class Recognizer:
         # Seconds per model output frame: the feature frame shift times the model's subsampling.
         self.output_frame_shift = self.system.frame_shift * self.system.subsample
         self.hybrid = None
+        self.tlg = None
         if self.system.tokenizer.kind == "pdf":
             self.hybrid = self._hybrid_decoder(graph, acoustic_scale)
+        elif graph is not None:
+            from asr.decode.tlg import TlgDecoder
+
+            if not (Path(graph) / "TLG.fst").is_file():
+                raise AsrError(f"{graph}/TLG.fst: no such file; a CTC model decodes through a TLG graph "
+                               f"(utils/mkgraph_ctc.sh <model> <arpa> {graph})")
+            self.tlg = TlgDecoder(graph, self.system.tokenizer, 1.0 if acoustic_scale is None else acoustic_scale)
 
     def _hybrid_decoder(self, graph: str | Path | None, acoustic_scale: float | None):  # noqa: ANN202
         from asr.decode.hybrid import ACOUSTIC_SCALE, HybridDecoder, HybridGraph
@@ -214,6 +224,9 @@ class Recognizer:
         model's best path through its graph; one result per row."""
         if self.hybrid is not None:
             return self._hybrid_results(lp, lens)
+        if self.tlg is not None:
+            hyps, _ = self.tlg.decode([(str(i), lp[i, : int(lens[i])].numpy()) for i in range(lp.shape[0])])
+            return [Result(text=hyps[str(i)]) for i in range(lp.shape[0])]
         if self.beam > 1:
             hyps = [nbest[0] for nbest in prefix_beam_search(lp, lens, beam=self.beam)]
         else:

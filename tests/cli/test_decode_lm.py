@@ -165,3 +165,28 @@ def test_beam_means_the_same_with_an_lm(cli_data, tiny_model, lm, tmp_path):
     assert "lexicon search with" in (tmp_path / "b1" / "log" / "decode.log").read_text()
     assert "(beam 1)" in (tmp_path / "b1" / "log" / "decode.log").read_text()
     assert "(beam 50)" in (tmp_path / "b50" / "log" / "decode.log").read_text()
+
+
+def test_tlg_graph_decode_and_transcribe(cli_data, tiny_model, lm, tmp_path, capsys):
+    """The WFST path for a CTC model: mkgraph-ctc, decode-tlg's grid layout, transcribe --graph
+    (words of the graph's vocabulary, text only), and one-line refusals."""
+    _, test = cli_data
+    graph = tmp_path / "graph_tlg"
+    assert asr_main(["mkgraph-ctc", "-q", str(tiny_model), str(lm), str(graph)]) == 0
+    out = tmp_path / "decode_tlg"
+    assert asr_main(["decode-tlg", "-q", "--model", str(tiny_model), "--lm-weights", "0.5 1.0",
+                     "--word-ins-penalties", "0.0", str(graph), str(test), str(out)]) == 0
+    for name in ("wer_0.5_0.0", "wer_1.0_0.0", "scoring/best_wer", "text", "per_utt"):
+        assert (out / name).is_file(), name
+    vocab = {line.split()[0] for line in (graph / "words.txt").read_text().splitlines()}
+    for line in (out / "text").read_text().splitlines():
+        assert set(line.split()[1:]) <= vocab
+    wavs = [line.split(maxsplit=1)[1] for line in (test / "wav.scp").read_text().splitlines()][:2]
+    capsys.readouterr()
+    assert asr_main(["transcribe", "-q", "--model", str(tiny_model), "--graph", str(graph), *wavs]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(set(ln.split()[1:]) <= vocab for ln in lines)
+    for opts, message in ((["--format", "json"], "without times"), (["--graph", str(tmp_path)], "TLG.fst")):
+        assert asr_main(["transcribe", "-q", "--model", str(tiny_model), "--graph", str(graph), *opts, wavs[0]]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
