@@ -92,9 +92,6 @@ class Recognizer:
         elif graph is not None:
             from asr.decode.tlg import TlgDecoder
 
-            if not (Path(graph) / "TLG.fst").is_file():
-                raise AsrError(f"{graph}/TLG.fst: no such file; a CTC model decodes through a TLG graph "
-                               f"(utils/mkgraph_ctc.sh <model> <arpa> {graph})")
             self.tlg = TlgDecoder(graph, self.system.tokenizer, 1.0 if acoustic_scale is None else acoustic_scale)
 
     def _hybrid_decoder(self, graph: str | Path | None, acoustic_scale: float | None):  # noqa: ANN202

@@ -79,7 +79,7 @@ def make_tlg(tokenizer, arpa: str | os.PathLike, graph_dir: str | os.PathLike, s
     import kaldifst
 
     from asr.decode.lexicon import BLANK, WORD_SEP, build_decoder_lexicon, read_arpa_vocabulary
-    from asr.graph.hclg import format_lm, relabel
+    from asr.graph.hclg import compose_lg, format_lm, relabel, write_fst
     from asr.graph.lang import prepare_lang, read_int_list, read_symbols
 
     if tokenizer.blank != 0 or tokenizer.kind not in ("char", "bpe", "phone"):
@@ -121,12 +121,7 @@ def make_tlg(tokenizer, arpa: str | os.PathLike, graph_dir: str | os.PathLike, s
     lang = out / "lang"
     phone_ids = {p: i for p, i in read_symbols(lang / "phones.txt").items() if p != "<eps>" and not p.startswith("#")}
     disambig = read_int_list(lang / "phones" / "disambig.int")
-    L = kaldifst.StdVectorFst.read(str(lang / "L_disambig.fst"))
-    G = kaldifst.StdVectorFst.read(str(lang / "G.fst"))
-    kaldifst.arcsort(L, sort_type="olabel")
-    LG = kaldifst.compose(L, G)
-    kaldifst.determinize_star(LG, use_log=True)
-    kaldifst.minimize_encoded(LG)
+    LG = compose_lg(lang)
     kaldifst.arcsort(LG, sort_type="ilabel")
     T, dis_in = ctc_topology(list(tokenizer.tokens), phone_ids, tokenizer.blank, disambig)
     kaldifst.arcsort(T, sort_type="olabel")
@@ -134,9 +129,7 @@ def make_tlg(tokenizer, arpa: str | os.PathLike, graph_dir: str | os.PathLike, s
     TLG = relabel(TLG, set(dis_in))
     kaldifst.connect(TLG)
     kaldifst.arcsort(TLG, sort_type="ilabel")
-    tmp = out / ".TLG.fst.tmp"
-    TLG.write(str(tmp))
-    os.replace(tmp, out / "TLG.fst")
+    write_fst(TLG, out / "TLG.fst")
     for name in ("words.txt", "phones.txt"):
         shutil.copyfile(lang / name, out / name)
     (out / "units.txt").write_text("".join(f"{u} {k}\n" for k, u in enumerate(tokenizer.tokens)), encoding="utf-8")
@@ -175,12 +168,23 @@ class TlgDecoder:
             raise AsrError(f"{g}/units.txt: the graph was built for other units than the model's "
                            f"({len(units)} against {len(tokenizer.tokens)})")
         self.dir = g
-        self.tlg = kaldifst.StdVectorFst.read(str(g / "TLG.fst"))
-        if word_ins_penalty:
-            self.tlg = relabel(self.tlg, None, word_ins_penalty)
+        self.graph = kaldifst.StdVectorFst.read(str(g / "TLG.fst"))
+        self.tlg = relabel(self.graph, None, word_ins_penalty) if word_ins_penalty else self.graph
         self.words = {i: w for w, i in read_symbols(g / "words.txt").items()}
         self.acoustic_scale = acoustic_scale
         self.cfg = cfg or DecodeConfig()
+
+    def with_penalty(self, word_ins_penalty: float, cfg: DecodeConfig | None = None) -> TlgDecoder:
+        """A decoder of the same graph (not read again) with another insertion penalty (and search
+        options)."""
+        import copy
+
+        from asr.graph.hclg import relabel
+
+        dec = copy.copy(self)
+        dec.tlg = relabel(self.graph, None, word_ins_penalty) if word_ins_penalty else self.graph
+        dec.cfg = cfg or self.cfg
+        return dec
 
     def decode(self, items: list[tuple[str, np.ndarray]]) -> tuple[dict[str, str], list[str]]:
         """``(utt, log_probs (T, V))`` pairs -> (utterance -> words, utterances without a final state)."""
@@ -211,16 +215,14 @@ def decode_data_dir(graph_dir: str | os.PathLike, data_dir: str | os.PathLike, d
     from asr.decode.recognizer import Recognizer
 
     out = Path(decode_dir)
-    rec = Recognizer(Path(model) if model is not None else out.resolve().parent, device=device)
-    tok = rec.system.tokenizer
-    if rec.hybrid is not None or tok.blank != 0:
+    rec = Recognizer(Path(model) if model is not None else out.resolve().parent, device=device, graph=graph_dir)
+    if rec.tlg is None:  # a hybrid model would have asked for HCLG.fst in graph_dir already
         raise AsrError(f"{rec.path}: not a CTC model; a hybrid model decodes through HCLG (asr decode-hybrid)")
-    TlgDecoder(graph_dir, tok)  # a wrong graph is refused before the posteriors are computed
     items = rec.data_dir_log_probs(data_dir)
     frames = sum(x.shape[0] for _, x in items)
 
     def decoder_for(wip: float):  # noqa: ANN202
-        dec = TlgDecoder(graph_dir, tok, 1.0, wip, cfg)
+        dec = rec.tlg.with_penalty(wip, cfg)
 
         def decode(scale: float) -> tuple[dict[str, str], list[str]]:
             dec.acoustic_scale = scale

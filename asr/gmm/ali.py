@@ -31,19 +31,23 @@ def ali_to_pdf(model: GmmModel, ali: np.ndarray) -> np.ndarray:
     return table[np.asarray(ali, dtype=np.int64)]
 
 
+def frame_phones(model: GmmModel, ali: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of a transition-id alignment: its phone (T,), and whether a phone starts there
+    (T,) bool: where the phone changes or the alignment enters the phone's first state again."""
+    phone, first, _ = model.tid_tables
+    ali = np.asarray(ali, dtype=np.int64)
+    ph, fi = phone[ali], first[ali]
+    start = np.ones(len(ali), dtype=bool)
+    start[1:] = (ph[1:] != ph[:-1]) | (fi[1:] & ~fi[:-1])
+    return ph, start
+
+
 def ali_to_phones(model: GmmModel, ali: np.ndarray) -> list[PhoneSegment]:
     """The phone segments of a transition-id alignment, in time order."""
-    segs: list[PhoneSegment] = []
-    prev_phone, prev_first = -1, False
-    for t, tid in enumerate(int(x) for x in ali):
-        phone = model.tm.transition_id_to_phone(tid)
-        first = model.tm.transition_ids_is_start_of_phone(tid)
-        if phone != prev_phone or (first and not prev_first):
-            segs.append(PhoneSegment(phone, t, 1))
-        else:
-            segs[-1].frames += 1
-        prev_phone, prev_first = phone, first
-    return segs
+    ph, start = frame_phones(model, ali)
+    at = np.flatnonzero(start)
+    ends = np.r_[at[1:], len(ph)]
+    return [PhoneSegment(int(ph[s]), int(s), int(e - s)) for s, e in zip(at, ends)]
 
 
 def ctm_lines(utt: str, segs: list[PhoneSegment], phones: dict[int, str], frame_shift: float = 0.01) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,19 @@ def _mat(x: np.ndarray) -> str:
     x = np.atleast_2d(np.asarray(x))
     rows = ["  " + " ".join(f"{v:.9g}" for v in r) for r in x]
     return " [\n" + " \n".join(rows) + " ]\n"
+
+
+def single_gaussian(mean: np.ndarray, var: np.ndarray):
+    """A one-component ``kaldi_hmm_gmm.DiagGmm`` of (D,) mean and variance."""
+    import kaldi_hmm_gmm as khg
+    import torch
+
+    g = khg.DiagGmm(nmix=1, dim=int(np.asarray(mean).shape[0]))
+    g.set_weights(torch.ones(1, dtype=torch.float32))
+    g.set_means(torch.as_tensor(mean, dtype=torch.float32)[None])
+    g.set_invvars(1.0 / torch.as_tensor(var, dtype=torch.float32)[None])
+    g.compute_gconsts()
+    return g
 
 
 @dataclass
@@ -60,22 +74,52 @@ class GmmModel:
             mean, var: (D,) global mean and variance of the features.
         """
         import kaldi_hmm_gmm as khg
-        import torch
 
         topo = khg.HmmTopology()
         topo.read(topo_text)
         tree = khg.monophone_context_dependency(phones=topo.phones,
                                                 phone2num_pdf_classes=topo.get_phone_to_num_pdf_classes())
-        gmm = khg.DiagGmm(nmix=1, dim=int(mean.shape[0]))
-        gmm.set_weights(torch.ones(1, dtype=torch.float32))
-        gmm.set_means(torch.as_tensor(mean, dtype=torch.float32)[None])
-        gmm.set_invvars(1.0 / torch.as_tensor(var, dtype=torch.float32)[None])
-        gmm.compute_gconsts()
+        gmm = single_gaussian(mean, var)
         am = khg.AmDiagGmm()
         for _ in range(tree.num_pdfs):
             am.add_pdf(gmm)
         tm = khg.TransitionModel(ctx_dep=tree, hmm_topo=topo)
         return cls(topo, tree, tm, am)
+
+    @cached_property
+    def transition_states(self) -> list[tuple[int, int, int, int]]:
+        """(phone, HMM state, forward pdf, self-loop pdf) of every transition state, in order (Kaldi's
+        triples or tuples, read once from the transition model's text form; they do not change in
+        training, only the transition probabilities do)."""
+        text = str(self.tm)
+        for tag, width in (("<Triples>", 3), ("<Tuples>", 4)):
+            at = text.find(tag)
+            if at >= 0:
+                toks = text[at + len(tag):].split()
+                n = int(toks[0])
+                vals = [int(t) for t in toks[1: 1 + n * width]]
+                rows = [tuple(vals[i * width:(i + 1) * width]) for i in range(n)]
+                return [(r[0], r[1], r[2], r[2]) if width == 3 else r for r in rows]
+        raise GmmModelError("transition model without <Triples> or <Tuples>")
+
+    @cached_property
+    def tid_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per transition id (index 0 unused): its phone, whether it starts a phone (enters the
+        phone's first HMM state), its pdf class; built once per model."""
+        tm, topo = self.tm, self.topo
+        n = int(tm.num_transition_ids)
+        id2state = tm.id2state
+        phone = np.zeros(n + 1, dtype=np.int64)
+        first = np.zeros(n + 1, dtype=bool)
+        pclass = np.zeros(n + 1, dtype=np.int64)
+        entries: dict[int, list] = {}
+        for tid in range(1, n + 1):
+            ph, hs = self.transition_states[id2state[tid] - 1][:2]
+            phone[tid] = ph
+            first[tid] = bool(tm.transition_ids_is_start_of_phone(tid))
+            st = entries.setdefault(ph, topo.topology_for_phone(ph))[hs]
+            pclass[tid] = st.self_loop_pdf_class if tm.is_self_loop(tid) else st.forward_pdf_class
+        return phone, first, pclass
 
     @property
     def num_pdfs(self) -> int:

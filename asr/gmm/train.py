@@ -26,7 +26,7 @@ from asr.datadir import DataDir
 from asr.errors import AsrError
 from asr.fileio import atomic_write
 from asr.gmm.feats import FeatOpts, load_features
-from asr.gmm.model import GmmModel
+from asr.gmm.model import GmmModel, single_gaussian
 from asr.graph.lang import read_int_list, read_symbols
 
 log = logging.getLogger(__name__)
@@ -291,10 +291,14 @@ def _realign(model, graphs, feats, cfg, sil_phones, where: str) -> dict[str, lis
 
 
 def _em_passes(model: GmmModel, graphs: dict, feats: dict, alis: dict, cfg: MonoConfig, sil_phones: list[int], fh,
-               numgauss: int, incgauss: int, rng: np.random.Generator, where: str) -> dict[str, list[int]]:
+               where: str) -> dict[str, list[int]]:
     """Passes 1 .. ``num_iters - 1`` of accumulate + re-estimate, realigning first on
-    ``realign_iters`` and adding ``incgauss`` Gaussians a pass up to ``max_iter_inc``; returns the
-    last alignments."""
+    ``realign_iters`` and growing the Gaussians evenly from the model's count towards ``totgauss``
+    up to pass ``max_iter_inc`` (split perturbations seeded by ``cfg.seed``); returns the last
+    alignments."""
+    rng = np.random.default_rng(cfg.seed)
+    numgauss = model.num_gauss
+    incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
     realign = {int(x) for x in cfg.realign_iters.split()}
     like = 0.0
     for it in range(1, cfg.num_iters):
@@ -363,14 +367,12 @@ def train_mono(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, exp_dir
                 graphs.pop(u)
         if not alis:
             raise AsrError(f"{data_dir}: no utterance could be aligned to its transcript")
-        rng = np.random.default_rng(cfg.seed)
-        numgauss = model.num_gauss
-        incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
         accs, tstats, like, frames = accumulate(model, feats, alis)
-        estimate(model, accs, tstats, mixup=numgauss, power=cfg.power, min_gaussian_occupancy=3.0, rng=rng)
+        # no Gaussian is split in pass 0 (mixup = the current count), so its estimate needs no random numbers
+        estimate(model, accs, tstats, mixup=model.num_gauss, power=cfg.power, min_gaussian_occupancy=3.0)
         _log_line(fh, f"pass 0 (equal alignment): log-likelihood per frame {like / max(frames, 1):.4f} over "
                       f"{frames} frames")
-        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, numgauss, incgauss, rng, str(exp_dir))
+        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, str(exp_dir))
         _log_line(fh, f"done: {model.info()}")
     _write_model_dir(out, model, feat_opts, alis, lang)
     return model
@@ -430,7 +432,6 @@ def init_from_tree(old: GmmModel, tree, stats, num_pdfs: int):
     of its leaves (a pdf without statistics takes the statistics of all frames, with a warning),
     fresh transitions from the topology."""
     import kaldi_hmm_gmm as khg
-    import torch
 
     from asr.gmm.tree import VAR_FLOOR, context_dependency, leaf_stats
 
@@ -446,12 +447,7 @@ def init_from_tree(old: GmmModel, tree, stats, num_pdfs: int):
     var = np.maximum(x2 / c[:, None] - mean * mean, VAR_FLOOR)
     am = khg.AmDiagGmm()
     for p in range(num_pdfs):
-        g = khg.DiagGmm(nmix=1, dim=int(mean.shape[1]))
-        g.set_weights(torch.ones(1, dtype=torch.float32))
-        g.set_means(torch.tensor(mean[p][None], dtype=torch.float32))
-        g.set_invvars(torch.tensor(1.0 / var[p][None], dtype=torch.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+        am.add_pdf(single_gaussian(mean[p], var[p]))
     tm = khg.TransitionModel(ctx_dep=ctx, hmm_topo=old.topo)
     return GmmModel(old.topo, ctx, tm, am)
 
@@ -475,7 +471,7 @@ def train_deltas(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, ali_d
         build_tree,
         cluster_phones,
         compile_questions,
-        convert_alignment,
+        convert_alignments,
         read_roots,
     )
 
@@ -515,20 +511,16 @@ def train_deltas(data_dir: str | os.PathLike, lang_dir: str | os.PathLike, ali_d
                       f"{len(stats.count)} phone windows x states, {len(qs)} phone questions "
                       f"(+{len(extra)} extra); tree: {info}")
         model = init_from_tree(old, tree, stats, num_pdfs)
-        cache: dict = {}
         try:
-            alis = {u: list(convert_alignment(old, model, a, cache=cache)) for u, a in alis.items()}
+            alis = {u: list(a) for u, a in convert_alignments(old, model, alis).items()}
         except TreeError as e:
             raise AsrError(f"{exp_dir}: converting {src}'s alignments: {e}") from e
         trans = read_transcripts(data, lang)
         comp = GraphCompiler(model, lang)
         graphs = {u: comp.compile(trans[u]) for u in alis if u in trans}
         alis = {u: a for u, a in alis.items() if u in graphs}
-        rng = np.random.default_rng(cfg.seed)
-        numgauss = model.num_gauss
-        incgauss = max(0, (cfg.totgauss - numgauss) // max(cfg.max_iter_inc, 1))
         _log_line(fh, f"initial model: {model.info()}")
-        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, numgauss, incgauss, rng, str(exp_dir))
+        alis = _em_passes(model, graphs, feats, alis, cfg, sil_phones, fh, str(exp_dir))
         _log_line(fh, f"done: {model.info()}")
     _write_model_dir(out, model, opts, alis, lang)
     return model

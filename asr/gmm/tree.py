@@ -90,49 +90,14 @@ def gauss_objf(count: np.ndarray, x: np.ndarray, x2: np.ndarray, var_floor: floa
     return np.where(count > 0, per_frame * count, 0.0)
 
 
-def _tid_tables(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per transition id (index 0 unused): its phone, whether it starts a phone, its pdf class."""
-    tm, topo = model.tm, model.topo
-    n = int(tm.num_transition_ids)
-    states = transition_states(tm)
-    id2state = tm.id2state
-    phone = np.zeros(n + 1, dtype=np.int64)
-    first = np.zeros(n + 1, dtype=bool)
-    pclass = np.zeros(n + 1, dtype=np.int64)
-    entries: dict[int, list] = {}
-    for tid in range(1, n + 1):
-        ph, hs = states[id2state[tid] - 1][:2]
-        phone[tid] = ph
-        first[tid] = bool(tm.transition_ids_is_start_of_phone(tid))
-        st = entries.setdefault(ph, topo.topology_for_phone(ph))[hs]
-        pclass[tid] = st.self_loop_pdf_class if tm.is_self_loop(tid) else st.forward_pdf_class
-    return phone, first, pclass
-
-
-def transition_states(tm) -> list[tuple[int, int, int, int]]:
-    """(phone, HMM state, forward pdf, self-loop pdf) of every transition state (Kaldi's triples or
-    tuples, read from the model's text form)."""
-    text = str(tm)
-    for tag, width in (("<Triples>", 3), ("<Tuples>", 4)):
-        at = text.find(tag)
-        if at >= 0:
-            toks = text[at + len(tag):].split()
-            n = int(toks[0])
-            vals = [int(t) for t in toks[1: 1 + n * width]]
-            rows = [tuple(vals[i * width:(i + 1) * width]) for i in range(n)]
-            return [(r[0], r[1], r[2], r[2]) if width == 3 else r for r in rows]
-    raise TreeError("transition model without <Triples> or <Tuples>")
-
-
-def phone_windows(model, ali: np.ndarray, N: int = 3, P: int = 1, ci_phones=(), tables=None) -> np.ndarray:
+def phone_windows(model, ali: np.ndarray, N: int = 3, P: int = 1, ci_phones=()) -> np.ndarray:
     """(T, N + 1) events of an alignment's frames: the phone window around each frame's phone
     (0 outside the utterance) and the frame's pdf class. With ``ci_phones``, the context of those
     phones is 0 (as Kaldi's ``acc-tree-stats --ci-phones`` leaves it out)."""
-    phone, first, pclass = tables if tables is not None else _tid_tables(model)
+    from asr.gmm.ali import frame_phones
+
     ali = np.asarray(ali, dtype=np.int64)
-    ph, fi = phone[ali], first[ali]
-    start = np.ones(len(ali), dtype=bool)
-    start[1:] = (ph[1:] != ph[:-1]) | (fi[1:] & ~fi[:-1])
+    ph, start = frame_phones(model, ali)
     seg = np.cumsum(start) - 1
     seg_phone = ph[start]
     padded = np.concatenate([np.zeros(P, dtype=np.int64), seg_phone, np.zeros(N - 1 - P, dtype=np.int64)])
@@ -144,14 +109,13 @@ def phone_windows(model, ali: np.ndarray, N: int = 3, P: int = 1, ci_phones=(), 
         for j in range(N):
             if j != P:
                 ev[ci, j] = 0
-    ev[:, N] = pclass[ali]
+    ev[:, N] = model.tid_tables[2][ali]
     return ev
 
 
 def accumulate_tree_stats(model, feats: dict[str, np.ndarray], alis: dict[str, np.ndarray], N: int = 3,
                           P: int = 1, ci_phones=()) -> TreeStats:
     """Kaldi's ``acc-tree-stats``: statistics per (phone window, pdf class) of the aligned frames."""
-    tables = _tid_tables(model)
     evs, xs = [], []
     for utt, ali in alis.items():
         if utt not in feats:
@@ -161,7 +125,7 @@ def accumulate_tree_stats(model, feats: dict[str, np.ndarray], alis: dict[str, n
             log.warning("%s: %d frames but an alignment of %d; left out of the tree statistics", utt,
                         x.shape[0], len(ali))
             continue
-        evs.append(phone_windows(model, ali, N, P, ci_phones, tables))
+        evs.append(phone_windows(model, ali, N, P, ci_phones))
         xs.append(np.asarray(x, dtype=np.float64))
     if not evs:
         raise TreeError("no aligned utterance with features: no tree statistics")
@@ -326,10 +290,6 @@ class _Splitter:
             for i, q in enumerate(questions[k]):
                 m[i, list(q)] = 1.0
             self.qmat[k] = m
-
-    def objf(self, rows: np.ndarray) -> float:
-        s = self.stats
-        return float(gauss_objf(s.count[rows].sum(), s.x[rows].sum(0), s.x2[rows].sum(0), self.var_floor))
 
     def best(self, rows: np.ndarray):
         """(gain, key, question) of the best split of these rows, or None."""
@@ -656,8 +616,8 @@ def read_tree(path: str | os.PathLike):
                        + _tok("EndContextDependency"))
 
 
-def convert_alignment(old, new, ali: np.ndarray, tables=None, cache: dict | None = None) -> np.ndarray:
-    """Kaldi's ``convert-ali``: an alignment of ``old``'s transition ids in ``new``'s (the same
+def convert_alignments(old, new, alis: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Kaldi's ``convert-ali``: alignments of ``old``'s transition ids in ``new``'s (the same
     topology, another tree): each frame keeps its phone, HMM state and transition, and takes the
     pdf ``new``'s tree gives its phone window.
 
@@ -666,27 +626,30 @@ def convert_alignment(old, new, ali: np.ndarray, tables=None, cache: dict | None
             the new model lacks.
     """
     N, P = int(new.tree.context_width), int(new.tree.central_position)
-    ev = phone_windows(old, ali, N, P, tables=tables)
-    old_states = transition_states(old.tm)
-    new_index = {s: i + 1 for i, s in enumerate(transition_states(new.tm))}
-    cache = {} if cache is None else cache
+    old_states = old.transition_states
+    new_index = {st: i + 1 for i, st in enumerate(new.transition_states)}
     o_id2state, o_state2id, n_state2id = old.tm.id2state, old.tm.state2id, new.tm.state2id
-    out = np.empty(len(ali), dtype=np.int32)
-    for t, tid in enumerate(int(a) for a in ali):
-        s = o_id2state[tid]
-        phone, hmm_state = old_states[s - 1][:2]
-        key = (tuple(int(v) for v in ev[t, :N]), hmm_state, int(ev[t, N]), tid - o_state2id[s])
-        if key not in cache:
-            window = list(key[0])
-            # the HMM state's forward and self-loop pdfs under the new tree (the same pdf class in
-            # Kaldi's standard topologies)
-            entry = new.topo.topology_for_phone(phone)[hmm_state]
-            ok_f, fpdf = new.tree.compute(window, entry.forward_pdf_class)
-            ok_s, spdf = new.tree.compute(window, entry.self_loop_pdf_class)
-            state = new_index.get((phone, hmm_state, fpdf, spdf)) if ok_f and ok_s else None
-            if state is None:
-                raise TreeError(f"phone window {window} (HMM state {hmm_state}) has no transition state in the "
-                                "new model")
-            cache[key] = n_state2id[state] + key[3]
-        out[t] = cache[key]
+    cache: dict[tuple, int] = {}  # (window, HMM state, pdf class, transition index) -> new transition id
+    out = {}
+    for utt, ali in alis.items():
+        ev = phone_windows(old, ali, N, P)
+        new_ali = np.empty(len(ali), dtype=np.int32)
+        for t, tid in enumerate(int(a) for a in ali):
+            st = o_id2state[tid]
+            phone, hmm_state = old_states[st - 1][:2]
+            key = (tuple(int(v) for v in ev[t, :N]), hmm_state, int(ev[t, N]), tid - o_state2id[st])
+            if key not in cache:
+                window = list(key[0])
+                # the HMM state's forward and self-loop pdfs under the new tree (the same pdf class in
+                # Kaldi's standard topologies)
+                entry = new.topo.topology_for_phone(phone)[hmm_state]
+                ok_f, fpdf = new.tree.compute(window, entry.forward_pdf_class)
+                ok_s, spdf = new.tree.compute(window, entry.self_loop_pdf_class)
+                state = new_index.get((phone, hmm_state, fpdf, spdf)) if ok_f and ok_s else None
+                if state is None:
+                    raise TreeError(f"{utt}: phone window {window} (HMM state {hmm_state}) has no transition state "
+                                    "in the new model")
+                cache[key] = n_state2id[state] + key[3]
+            new_ali[t] = cache[key]
+        out[utt] = new_ali
     return out

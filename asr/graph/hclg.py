@@ -28,7 +28,8 @@ class GraphError(AsrError):
     """A lang dir, LM or model that cannot make a graph; the message names the file."""
 
 
-def _write_fst(fst, path: Path) -> None:
+def write_fst(fst, path: Path) -> None:
+    """Write an FST in OpenFst's binary format, atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
     fst.write(str(tmp))
     os.replace(tmp, path)
@@ -62,7 +63,7 @@ def format_lm(lang_dir: str | os.PathLike, arpa: str | os.PathLike, out_dir: str
                      read_symbol_table=str(src / "words.txt"))
     g = kaldifst.StdVectorFst.read(str(tmp))
     kaldifst.arcsort(g, sort_type="ilabel")
-    _write_fst(g, out / "G.fst")
+    write_fst(g, out / "G.fst")
     tmp.unlink(missing_ok=True)
     return out
 
@@ -100,6 +101,20 @@ def relabel(fst, ilabels: set[int] | None = None, olabel_cost: float = 0.0):
     return out
 
 
+def compose_lg(lang: Path):
+    """LG = det*(L_disambig o G) in the log semiring, minimised after encoding (mkgraph's step 1;
+    the disambiguation symbols stay on its input side)."""
+    import kaldifst
+
+    L = kaldifst.StdVectorFst.read(str(lang / "L_disambig.fst"))
+    G = kaldifst.StdVectorFst.read(str(lang / "G.fst"))
+    kaldifst.arcsort(L, sort_type="olabel")
+    LG = kaldifst.compose(L, G)
+    kaldifst.determinize_star(LG, use_log=True)  # returns True only when stopped by max_states
+    kaldifst.minimize_encoded(LG)
+    return LG
+
+
 def make_graph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_dir: str | os.PathLike,
                self_loop_scale: float = 0.1, transition_scale: float = 1.0) -> Path:
     """Build ``graph_dir/HCLG.fst`` (+ ``words.txt``, ``phones.txt``, ``disambig_tid.int`` and, for word
@@ -120,12 +135,7 @@ def make_graph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_
             raise GraphError(f"{f}: no such file (mkgraph needs a lang dir with G.fst and a model dir)")
     out.mkdir(parents=True, exist_ok=True)
     model = GmmModel.load(mdir / "final.mdl", mdir / "tree")
-    L = kaldifst.StdVectorFst.read(str(lang / "L_disambig.fst"))
-    G = kaldifst.StdVectorFst.read(str(lang / "G.fst"))
-    kaldifst.arcsort(L, sort_type="olabel")
-    LG = kaldifst.compose(L, G)
-    kaldifst.determinize_star(LG, use_log=True)  # returns True only when stopped by max_states
-    kaldifst.minimize_encoded(LG)
+    LG = compose_lg(lang)
     disambig = read_int_list(lang / "phones" / "disambig.int")
     CLG, ilabels = kaldifst.compose_context(disambig_syms=disambig, context_width=model.tree.context_width,
                                             central_position=model.tree.central_position, ifst=LG)
@@ -141,7 +151,7 @@ def make_graph(lang_dir: str | os.PathLike, model_dir: str | os.PathLike, graph_
     HCLG = khg.add_self_loops(self_loop_scale=self_loop_scale, disambig_syms=[], reorder=True,
                               trans_model=model.tm, ifst=HCLGa)
     kaldifst.arcsort(HCLG, sort_type="ilabel")
-    _write_fst(HCLG, out / "HCLG.fst")
+    write_fst(HCLG, out / "HCLG.fst")
     for name in ("words.txt", "phones.txt"):
         shutil.copyfile(lang / name, out / name)
     (out / "phones").mkdir(exist_ok=True)  # what word times from a decoder's alignment need

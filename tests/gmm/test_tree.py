@@ -179,12 +179,15 @@ def test_converted_alignments_keep_phones_and_frames(tri):
     from asr.gmm.ali import ali_to_phones
     from asr.gmm.model import GmmModel
     from asr.gmm.train import read_alignments
-    from asr.gmm.tree import convert_alignment
+    from asr.gmm.tree import convert_alignments
 
     tmp, lang, mono, exp, model, _ = tri
     old = GmmModel.load(mono / "final.mdl", mono / "tree")
-    for ali in list(read_alignments(mono / "ali.1.gz").values())[:5]:
-        new = convert_alignment(old, model, ali)
+    alis = dict(list(read_alignments(mono / "ali.1.gz").items())[:5])
+    converted = convert_alignments(old, model, alis)
+    assert list(converted) == list(alis)
+    for utt, ali in alis.items():
+        new = converted[utt]
         assert len(new) == len(ali)
         assert [(s.phone, s.start, s.frames) for s in ali_to_phones(model, new)] == \
                [(s.phone, s.start, s.frames) for s in ali_to_phones(old, ali)]
