@@ -60,6 +60,11 @@ def main(argv: list[str]) -> int:
     log_file = args.log_file if rank == 0 else None
     setup_logging(args.verbose, args.quiet or rank > 0, log_file or str(default_log))
     log_command_line()
+    if cfg.train.dist == "asgd":
+        from asr.train.async_sgd import is_server, serve
+
+        if is_server(cfg.train.asgd_servers):  # the last ranks hold the parameters
+            return serve(cfg.optim, cfg.train.asgd_servers, cfg.train.asgd_wait)
     trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
                       progress=args.progress and sys.stderr.isatty() and not args.quiet and rank == 0)
     try:

@@ -9,7 +9,7 @@ one-process back-end.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -47,8 +47,21 @@ class Backend(Protocol):
         """Wait for every worker."""
         ...
 
-    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
-        """The hook of schemes that act every K batches (model averaging)."""
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False, epoch: int = 0) -> bool:
+        """The hook of schemes that act every K batches (model averaging, ASGD's pulls); True: drop the
+        rest of this epoch's share (ASGD: the others have moved on)."""
+        ...
+
+    def start(self, system: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> None:
+        """Before the first batch of the run (ASGD: hand the parameters to the servers)."""
+        ...
+
+    def sync_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Before the main worker writes a checkpoint: the optimizer state in ``optimizer`` (ASGD: the servers')."""
+        ...
+
+    def epoch_report(self) -> dict:
+        """Fields for the epoch's record in history.json (ASGD: staleness)."""
         ...
 
     def reduce(self, values: list[float]) -> list[float]:
@@ -75,6 +88,7 @@ class SingleProcess:
 
     rank = 0
     world_size = 1
+    eval_on_main_only = False  # True: only the main worker evaluates the dev set (no collective)
 
     def __init__(self, amp: bool = False) -> None:
         self.amp = amp
@@ -105,8 +119,18 @@ class SingleProcess:
     def close(self) -> None:
         pass
 
-    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False, epoch: int = 0) -> bool:
         """Called with the number of this epoch's batches done (before each batch and at the epoch's end)."""
+        return False
+
+    def start(self, system: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> None:
+        pass
+
+    def sync_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        pass
+
+    def epoch_report(self) -> dict:
+        return {}
 
     def apply(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list[nn.Parameter],
               grad_clip: float) -> tuple[bool, torch.Tensor]:
@@ -120,7 +144,7 @@ class SingleProcess:
         return True, norm
 
 
-DIST_MODES = ("none", "ddp", "model-avg")
+DIST_MODES = ("none", "ddp", "model-avg", "asgd", "hogwild")
 
 
 class DDP(SingleProcess):
@@ -226,9 +250,9 @@ class ModelAveraging(DDP):
     def agree(self, count: int, finite: bool) -> tuple[int, bool]:
         return count * self.world_size, finite  # the trainer divides by world_size / count: the local mean
 
-    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False) -> None:
-        if not epoch_end and done % self.every:
-            return
+    def after_batches(self, done: int, system: nn.Module, epoch_end: bool = False, epoch: int = 0) -> bool:
+        if not epoch_end and (done == 0 or done % self.every):
+            return False
         from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
         with torch.no_grad():
@@ -237,17 +261,29 @@ class ModelAveraging(DDP):
             self.dist.all_reduce(flat)
             flat /= self.world_size
             vector_to_parameters(flat.to(params[0].dtype), params)
+        return False
 
 
 def make_backend(mode: str, amp: bool = False, device: torch.device | None = None,
-                 avg_every: int = 10) -> SingleProcess:
-    """The back-end of ``train.dist``."""
+                 avg_every: int = 10, train: Any = None, optim: Any = None) -> SingleProcess:
+    """The back-end of ``train.dist`` (``train``, ``optim``: the config sections, for asgd)."""
     if mode == "none":
         return SingleProcess(amp)
     if mode == "ddp":
         return DDP(amp, device)
     if mode == "model-avg":
         return ModelAveraging(amp, device, avg_every)
+    if mode in ("asgd", "hogwild"):
+        from asr.train.async_sgd import AsyncSGD, Hogwild
+
+        if mode == "hogwild":
+            return Hogwild(amp, device)
+        if device is not None and device.type != "cpu" or amp:
+            from asr.errors import AsrError
+
+            raise AsrError("train.dist=asgd runs on CPU workers (its servers apply float32 updates): use "
+                           "train.device cpu, or ddp / model-avg on GPUs")
+        return AsyncSGD(optim, train.asgd_servers, train.pull_interval, train.asgd_wait)
     from asr.errors import AsrError
 
     raise AsrError(f"unknown train.dist {mode!r} ({' | '.join(DIST_MODES)})")

@@ -68,8 +68,11 @@ class TrainConfig:
     keep_last: int = 0  # delete older epoch checkpoints beyond the last N (0 = keep all)
     max_bad_batches: int = 20  # stop after this many batches with a non-finite loss
     tensorboard: bool = True  # write TensorBoard scalars to <exp>/tensorboard
-    dist: str = "none"  # none | ddp | model-avg, under torchrun (steps/train.sh --nproc N --dist MODE)
+    dist: str = "none"  # none | ddp | model-avg | asgd | hogwild, under torchrun (steps/train.sh --nproc N --dist MODE)
     avg_every: int = 10  # dist=model-avg: average the workers' parameters every N batches (and at epoch ends)
+    asgd_servers: int = 1  # dist=asgd: parameter server processes (the last ranks; torchrun starts workers + servers)
+    pull_interval: int = 1  # dist=asgd: a worker's updates between pulls of fresh parameters from the servers
+    asgd_wait: float = 120.0  # dist=asgd: seconds the main worker waits at an epoch's end for a slower worker
     # Fine-tuning (steps/finetune.sh): start from another model's frontend, units and weights, with a
     # fresh optimizer and schedule (asr/train/init.py says what of this config still applies).
     init_from: str = ""  # checkpoint or experiment dir to start from ("" = a fresh model)

@@ -53,7 +53,7 @@ class LRScheduler:
             if self.halving:
                 self.scale *= self.decay
             elif math.isfinite(self.best_loss) and \
-                    (self.best_loss - dev_loss) / abs(self.best_loss) < self.threshold:
+                    (self.best_loss - dev_loss) / max(abs(self.best_loss), 1e-12) < self.threshold:
                 self.halving = True
                 self.scale *= self.decay
             self.best_loss = min(self.best_loss, dev_loss)

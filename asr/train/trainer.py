@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import random
 import time
@@ -86,7 +87,9 @@ def check_config(cfg: ExperimentConfig) -> None:
     Raises:
         AsrError: naming the option and its allowed values.
     """
-    checks = [("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS),
+    from asr.train.backend import DIST_MODES
+
+    checks = [("optim.optimizer", cfg.optim.optimizer, OPTIMIZERS), ("train.dist", cfg.train.dist, DIST_MODES),
               ("optim.schedule", cfg.optim.schedule, ("constant", "exp", "newbob")),
               ("train.criterion", cfg.train.criterion, CRITERIA),
               ("data.units", cfg.data.units, ("char", "bpe", "phone", "pdf"))]
@@ -112,8 +115,12 @@ def check_config(cfg: ExperimentConfig) -> None:
     if t.chunk_width and cfg.model.bidirectional:
         raise ConfigError("train.chunk_width (truncated BPTT with carried state) is for unidirectional models; a "
                           "bidirectional model trains on whole utterances (train.chunk_width 0)")
+    if t.dist == "asgd" and cfg.model.proj_max_norm > 0:
+        raise ConfigError("model.proj_max_norm with train.dist asgd: the servers apply the updates and know no "
+                          "constraints; use ddp, model-avg or hogwild, or model.proj_max_norm 0")
     for name, value in (("data.max_frames", cfg.data.max_frames), ("data.max_utts", cfg.data.max_utts),
-                        ("train.max_bad_batches", cfg.train.max_bad_batches)):
+                        ("train.max_bad_batches", cfg.train.max_bad_batches), ("train.asgd_servers", t.asgd_servers),
+                        ("train.pull_interval", t.pull_interval)):
         if value < 1:
             raise ConfigError(f"{name}: must be >= 1, got {value}")
 
@@ -196,7 +203,8 @@ class Trainer:
         if cfg.train.amp and not self.amp:
             log.warning("train.amp: mixed precision needs CUDA; training in float32 on %s", self.device)
         self.backend: Backend = backend or make_backend(cfg.train.dist, amp=self.amp, device=self.device,
-                                                        avg_every=cfg.train.avg_every)
+                                                        avg_every=cfg.train.avg_every, train=cfg.train,
+                                                        optim=cfg.optim)
         log.info("distributed: %s, %d worker%s", cfg.train.dist if self.backend.world_size > 1 else "none",
                  self.backend.world_size, "s" if self.backend.world_size > 1 else "")
         if self.backend.is_main:
@@ -399,13 +407,9 @@ class Trainer:
         return make_criterion("ce", self.system.tokenizer, pdfs, self.system.subsample, sources)
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        o = self.cfg.optim
-        params = [p for p in self.system.parameters() if p.requires_grad]
-        if o.optimizer == "adam":
-            return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
-        if o.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-        raise AsrError(f"unknown optimizer {o.optimizer!r} (adam | sgd)")
+        from asr.train.async_sgd import make_optimizer
+
+        return make_optimizer([p for p in self.system.parameters() if p.requires_grad], self.cfg.optim)
 
     def _global_cmvn_stats(self) -> torch.Tensor:
         """One pass over the training inputs to estimate global CMVN statistics."""
@@ -453,12 +457,14 @@ class Trainer:
         writer = self._tensorboard() if self.backend.is_main else None
         if cfg.train.early_stop and self.dev_data is None:
             log.warning("train.early_stop needs a dev set (data.dev): training all %d epochs", cfg.train.epochs)
+        self.backend.start(self.system, self.optimizer, self.epoch)
+        evaluates = self.dev_data is not None and (self.backend.is_main or not self.backend.eval_on_main_only)
         try:
             while self.epoch < cfg.train.epochs:
                 self.epoch += 1
                 t0 = time.time()
                 train_loss = self.train_epoch(writer)
-                dev = self.evaluate(self.dev_data) if self.dev_data is not None else None
+                dev = self.evaluate(self.dev_data) if evaluates else None
                 self.scheduler.epoch_end(dev["loss"] if dev else None)
                 rec: dict[str, Any] = {"epoch": self.epoch, "train_loss": round(train_loss, 6),
                                        "lr": self.scheduler.lr(self.step), "time_s": round(time.time() - t0, 2)}
@@ -466,6 +472,7 @@ class Trainer:
                     rec.update(dev_loss=round(dev["loss"], 6), dev_token_acc=round(dev["acc"], 6))
                 if self._intervals:
                     rec["intervals"] = self._intervals
+                rec.update(self.backend.epoch_report())
                 self.history.append(rec)
                 unit = self.criterion.unit
                 log.info("epoch %d/%d: train loss %.4f per %s%s; next lr %.3g; %.1f s", self.epoch,
@@ -478,6 +485,7 @@ class Trainer:
                             writer.add_scalar(f"epoch/{k}", rec[k], self.epoch)
                     writer.flush()
                 if self.backend.is_main:
+                    self.backend.sync_optimizer(self.optimizer)
                     self.save_epoch()
                 best = self._best_epoch()
                 if best is not None and self.epoch - best >= cfg.train.early_stop:
@@ -508,11 +516,14 @@ class Trainer:
         win_loss, win_count = 0.0, 0  # since the last log line
         self._intervals: list[dict[str, float]] = []  # the log lines' losses, into history.json (asr plot)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        dropped = False
         for b, idx in enumerate(batches):
             if bar is not None:
                 bar.update(1)
-            if b:
-                self.backend.after_batches(b, self.system)  # model averaging every K batches, else nothing
+            # model averaging every K batches, ASGD's pulls, else nothing; True: this share is dropped (ASGD)
+            if self.backend.after_batches(b, self.system, epoch=self.epoch):
+                dropped = True
+                break
             batch = self.make_batch(self.train_data, idx, train=True)
             if batch is None:
                 continue
@@ -557,8 +568,10 @@ class Trainer:
                 win_loss, win_count = 0.0, 0
         if bar is not None:
             bar.close()
-        self.backend.after_batches(len(batches), self.system, epoch_end=True)
+        self.backend.after_batches(len(batches), self.system, epoch_end=True, epoch=self.epoch)
         tot_loss, tot_count = self.backend.reduce([tot_loss, float(tot_count)])
+        if tot_count == 0 and dropped:
+            return math.nan  # an ASGD worker whose share of the epoch was dropped before its first batch
         if tot_count == 0:
             raise TrainingError(f"epoch {self.epoch}: no training batch gave a loss (empty transcripts? "
                                 f"utterances shorter than their transcripts?)")

@@ -10,7 +10,11 @@
 #   --resume true|false    continue from the newest epoch checkpoint in <exp-dir> (default false)
 #   --nproc N              worker processes on this machine (default 1); N > 1 runs `asr train` under
 #                          torchrun with --dist (one thread each unless --train.num_threads says otherwise)
-#   --dist MODE            distributed training mode with --nproc > 1: ddp | model-avg (default ddp)
+#   --dist MODE            distributed training mode with --nproc > 1: ddp | model-avg | hogwild | asgd
+#                          (default ddp; docs/distributed.md)
+#   --servers S            --dist asgd: parameter server processes, started beside the N workers (default 1)
+#   --max-restarts K       torchrun restarts the workers up to K times after a failure, each time resuming from
+#                          the newest epoch checkpoint (default 0)
 # Everything after <exp-dir> is passed to `asr train` as config overrides.
 # Writes <exp-dir>/{config.yaml,epoch-N.pt,final.pt,history.json}.
 set -euo pipefail
@@ -19,6 +23,8 @@ config=
 resume=false
 nproc=1
 dist=ddp
+servers=1
+max_restarts=0
 . ./path.sh 2>/dev/null || true
 . utils/parse_options.sh
 if [ $# -lt 3 ]; then
@@ -36,9 +42,12 @@ for c in $config; do opts+=(--config "$c"); done
 log=$exp/log/train.$(date +%Y%m%d-%H%M%S).log
 launch=(asr train)
 if [ "$nproc" -gt 1 ]; then
-  # torchrun starts the workers (gloo on CPU, NCCL on GPU); each logs with its rank
-  launch=(torchrun --standalone --nproc-per-node "$nproc" --no-python asr train --train.dist "$dist"
-          --train.num_threads 1)
+  # torchrun starts the workers (gloo on CPU, NCCL on GPU; asgd: and the parameter servers); each logs with its rank
+  procs=$nproc; extra=()
+  if [ "$dist" = asgd ]; then procs=$((nproc + servers)); extra=(--train.asgd_servers "$servers"); fi
+  launch=(torchrun --standalone --nproc-per-node "$procs" --max-restarts "$max_restarts" --no-python asr train
+          --train.dist "$dist" --train.num_threads 1 "${extra[@]}")
+  [ "$max_restarts" -eq 0 ] || [ "$resume" != false ] || opts+=(--resume)  # a restart goes on from the last epoch
 fi
 if ! $cmd "$log" "${launch[@]}" --no-progress --log-file /dev/null "${opts[@]}" \
     --data.train "$train" --data.dev "$dev" "$@" "$exp"; then

@@ -1,5 +1,5 @@
-"""DDP and model averaging under torchrun (2 CPU workers, gloo): training, the rank in every log line,
-and resuming with 1."""
+"""DDP, model averaging, Hogwild and ASGD with a parameter server under torchrun (2 CPU workers,
+gloo / RPC): training, the rank in every log line, and resuming with 1; ASGD's slow and dead workers."""
 
 from __future__ import annotations
 
@@ -24,20 +24,18 @@ def _args(train: Path, dev: Path, **extra: object) -> list[str]:
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
-@pytest.mark.parametrize("mode", ["ddp", "model-avg"])
+@pytest.mark.parametrize("mode", ["ddp", "model-avg", "hogwild", "asgd"])
 def test_two_workers_train_and_resume_with_one(tmp_path, mode):
     train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
     dev = write_demo_dir(tmp_path / "dev", "test", ["s11-010", "s12-011"])
     exp = tmp_path / "exp"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    r = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--no-python", "asr", "train",
-                        "--train.dist", mode, "--train.avg_every", "3", *_args(train, dev, train__epochs=2),
-                        str(exp)],
-                       capture_output=True, text=True, timeout=300, env=env)
+    r = _torchrun(mode, _args(train, dev, train__epochs=2), exp)
     assert r.returncode == 0, r.stderr[-3000:]
     main_log = next(p for p in (exp / "log").glob("train.*.log") if ".rank" not in p.name).read_text()
     assert f"distributed: {mode}, 2 workers" in main_log and "[rank 0]" in main_log
     assert list((exp / "log").glob("train.*.rank1.log"))
+    if mode == "asgd":
+        assert "staleness" in main_log and list((exp / "log").glob("train.*.rank2.log"))  # the server's
     assert (exp / "final.pt").is_file() and (exp / "epoch-2.pt").is_file()
     import json
 
@@ -54,6 +52,43 @@ def test_two_workers_train_and_resume_with_one(tmp_path, mode):
     assert rec.recognize([__import__("torch").zeros(8000)])[0] is not None
 
 
+def _torchrun(mode: str, args: list[str], exp: Path, env_extra: dict[str, str] | None = None,
+              workers: int = 2) -> subprocess.CompletedProcess:
+    """``asr train`` under torchrun with ``workers`` workers (+ one parameter server for asgd)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           **(env_extra or {})}
+    nproc = workers + (mode == "asgd")
+    return subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", str(nproc), "--no-python", "asr", "train",
+                           "--train.dist", mode, "--train.avg_every", "3", "--train.asgd_wait", "20", *args, str(exp)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
+def test_asgd_slow_worker_has_higher_staleness_and_a_dead_one_is_dropped(tmp_path):
+    import json
+
+    train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
+    args = _args(train, None, train__epochs=2, data__max_frames=150)
+    slow = tmp_path / "slow"
+    r = _torchrun("asgd", args, slow, {"ASR_ASGD_FAULT": "1:slow=0.3"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    history = json.loads((slow / "history.json").read_text())
+
+    def staleness(worker: str) -> float:  # mean over the run
+        pushes = sum(h["asgd_staleness"][worker]["pushes"] for h in history)
+        st = [h["asgd_staleness"][worker] for h in history]
+        return sum(s["mean"] * s["pushes"] for s in st) / pushes
+
+    # the slow worker's gradients are older when they arrive: the other made several updates meanwhile
+    assert staleness("1") > 2 * staleness("0") + 0.5, history
+    dead = tmp_path / "dead"
+    r = _torchrun("asgd", [*args, "--train.asgd_wait", "3"], dead, {"ASR_ASGD_FAULT": "1:exit=2"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    main_log = next(p for p in (dead / "log").glob("train.*.log") if ".rank" not in p.name).read_text()
+    assert "worker 1 has not finished epoch 1" in main_log and "is dropped" in main_log
+    assert (dead / "final.pt").is_file() and len(json.loads((dead / "history.json").read_text())) == 2
+
+
 def test_ddp_without_torchrun_is_one_line(tmp_path, capsys, monkeypatch):
     from asr.cli.main import main as asr_main
 
@@ -62,3 +97,38 @@ def test_ddp_without_torchrun_is_one_line(tmp_path, capsys, monkeypatch):
     train = write_demo_dir(tmp_path / "train", "train", ["s03-000", "s03-001"])
     assert asr_main(["train", "--train.dist", "ddp", *_args(train, None), str(tmp_path / "exp")]) == 1
     assert "torchrun" in capsys.readouterr().err
+
+
+def test_optimizer_state_round_trips_through_flat_shards():
+    """ASGD's servers hold the optimizer state of flat shards; the main worker's checkpoint holds it per
+    parameter again: the two agree, and a step from either gives the same parameters."""
+    import torch
+
+    from asr.train.async_sgd import _shard_bounds, flat_optimizer_state, load_flat_optimizer_state
+
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(3, 4)), torch.nn.Parameter(torch.randn(5))]
+    opt = torch.optim.Adam(params, lr=0.01)
+    for _ in range(3):
+        opt.zero_grad()
+        sum((p ** 2).sum() for p in params).backward()
+        opt.step()
+    scalars, flats = flat_optimizer_state(opt, params)
+    assert set(flats) == {"exp_avg", "exp_avg_sq"} and int(scalars["step"]) == 3
+    bounds = _shard_bounds(17, 2)
+    assert bounds == [(0, 9), (9, 17)]
+    # the flat state of one optimizer over the flat parameter vector, stepped once, equals the per-parameter one
+    flat = torch.nn.Parameter(torch.cat([p.detach().reshape(-1) for p in params]))
+    server = torch.optim.Adam([flat], lr=0.01)
+    server.state[flat] = {**scalars, **flats}
+    flat.grad = torch.cat([2 * p.detach().reshape(-1) for p in params])
+    server.step()
+    opt.zero_grad()
+    sum((p ** 2).sum() for p in params).backward()
+    opt.step()
+    assert torch.allclose(flat.detach(), torch.cat([p.detach().reshape(-1) for p in params]), atol=1e-7)
+    fresh = torch.optim.Adam(params, lr=0.01)
+    load_flat_optimizer_state(fresh, params, *flat_optimizer_state(server, [flat]))
+    for p in params:
+        assert torch.allclose(fresh.state[p]["exp_avg"], opt.state[p]["exp_avg"], atol=1e-7)
+        assert int(fresh.state[p]["step"]) == 4

@@ -3,7 +3,7 @@
 # data/demo (espeak-ng voices saying digits and commands; see data/demo/README.md). Needs no
 # download and no other corpus: `make demo` runs it.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--nj N] [--epochs N]
-#                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
+#                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp|model-avg|hogwild|asgd]
 # Stages: 1 data prep + a bigram LM of the training text, 2 train (features on the fly),
 #         3 decode (lexicon + LM search; greedy for comparison) + score, 4 RESULTS.md.
 set -euo pipefail

@@ -4,7 +4,7 @@
 # index 5-9 of it as a dev set for the learning-rate schedule). One speaker is also held out of
 # training entirely: test_<speaker> measures the WER on an unseen voice.
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false]
-#                 [--speechocean-dir DIR] [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
+#                 [--speechocean-dir DIR] [--heldout-speaker NAME] [--nj N] [--epochs N] [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp|model-avg|hogwild|asgd]
 # Stages: 0 download (only with --download true), 1 data prep (with digit strings: training
 #         recordings of 1-3 digits, and test_concat, 3-7 test digits in a row; test_nonspeech,
 #         silence and noise), 2 bigram LM of the

@@ -7,7 +7,7 @@
 #                 [--systems "char bpe150 phone"] [--test-sets "/abs/data/dir ..."] [--epochs N]
 #                 (default --systems char)
 #                 [--train-config "conf/train.yaml ..."] [--resume true|false] [--seed N]
-#                 [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
+#                 [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp|model-avg|hogwild|asgd]
 # Stages: 0 download, 1 data prep + dev split, 2 3-way speed perturbation, 3 fbank + CMVN,
 #         4 lexicon + LM, 5 train, 6 decode dev (greedy, then LM grid), 7 decode --test-sets with
 #         the best system on dev of any kind (CTC with the LM, or run_gmm.sh's / run_hybrid.sh's

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # yesno: CTC on Kaldi's yesno corpus (one male speaker, 60 files of 8 words, 8 kHz).
 # Usage: ./run.sh [--stage N] [--stop-stage N] [--corpus-dir DIR] [--download true|false] [--nj N]
-#                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp]
+#                 [--seed N] [--train-opts "--section.field value ..."] [--nproc N] [--dist ddp|model-avg|hogwild|asgd]
 # Stages: 0 download (only with --download true), 1 data prep, 2 the YES/NO grammar as a bigram
 #         LM (local/prepare_lm.sh, as Kaldi's task.arpabo), 3 train CTC (features on the fly),
 #         4 decode (lexicon + LM search; greedy for comparison) + score; the HMM-GMM baseline, as
