@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from asr.errors import AsrError
-from asr.train.backend import DDP
+from asr.train.backend import DDP, init_process_group
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def _init(servers: int, timeout: float) -> tuple[int, int]:
         raise AsrError(f"train.dist=asgd: {world} processes cannot hold {servers} parameter server(s) and at "
                        f"least one worker (torchrun --nproc-per-node = workers + train.asgd_servers)")
     if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=max(timeout * 4, 1800)))
+        init_process_group("gloo", timeout=datetime.timedelta(seconds=max(timeout * 4, 1800)))
     opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=max(16, 2 * world), rpc_timeout=max(timeout * 4, 600))
     rpc.init_rpc(_name(rank, world, servers), rank=rank, world_size=world, rpc_backend_options=opts)
     return rank, world

@@ -147,6 +147,26 @@ class SingleProcess:
 DIST_MODES = ("none", "ddp", "model-avg", "asgd", "hogwild")
 
 
+def init_process_group(backend: str, timeout: Any = None) -> None:
+    """``torch.distributed.init_process_group`` from torchrun's environment, its keys under a prefix of the
+    restart attempt (``TORCHELASTIC_RESTART_COUNT``): after a restart (``--max-restarts``) the workers
+    otherwise met the previous attempt's addresses in the agent's store now and then and hung, or
+    failed to connect."""
+    import datetime
+    import os
+
+    import torch.distributed as dist
+
+    kw: dict[str, Any] = {"timeout": timeout or datetime.timedelta(minutes=30)}
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and "MASTER_ADDR" in os.environ:
+        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                              timeout=kw["timeout"])
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        kw.update(store=dist.PrefixStore(f"asr/attempt_{attempt}", store), rank=int(os.environ["RANK"]),
+                  world_size=int(os.environ["WORLD_SIZE"]))
+    dist.init_process_group(backend, **kw)
+
+
 class DDP(SingleProcess):
     """PyTorch DistributedDataParallel over the processes ``torchrun`` started (gloo on CPU, NCCL on GPU).
 
@@ -175,7 +195,7 @@ class DDP(SingleProcess):
                 raise AsrError("train.dist=ddp: start asr train with torchrun (steps/train.sh --nproc N --dist ddp); "
                                "RANK and WORLD_SIZE are not set")
             use_nccl = device is not None and device.type == "cuda"
-            dist.init_process_group("nccl" if use_nccl else "gloo")
+            init_process_group("nccl" if use_nccl else "gloo")
         self.dist = dist
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()

@@ -125,6 +125,19 @@ def check_config(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"{name}: must be >= 1, got {value}")
 
 
+def _injected_failure(rank: int, epoch: int) -> None:
+    """For tests of restarts: ``ASR_FAULT_EXIT=<rank>:<epoch>`` ends that worker's process with status 1 at
+    the start of that epoch, in torchrun's first attempt only (``TORCHELASTIC_RESTART_COUNT`` 0)."""
+    spec = os.environ.get("ASR_FAULT_EXIT")
+    if not spec or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0":
+        return
+    r, e = (int(v) for v in spec.split(":"))
+    if (r, e) == (rank, epoch):
+        log.error("ASR_FAULT_EXIT: worker %d fails at the start of epoch %d", rank, epoch)
+        logging.shutdown()
+        os._exit(1)
+
+
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -462,6 +475,7 @@ class Trainer:
         try:
             while self.epoch < cfg.train.epochs:
                 self.epoch += 1
+                _injected_failure(self.backend.rank, self.epoch)
                 t0 = time.time()
                 train_loss = self.train_epoch(writer)
                 dev = self.evaluate(self.dev_data) if evaluates else None

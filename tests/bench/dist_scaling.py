@@ -5,17 +5,18 @@ fly, the demo recipe's BLSTM) for ``--epochs`` epochs in each configuration, one
 
 - one process with 1 thread and with 2 threads (``asr train --train.num_threads N``);
 - 2 workers x 1 thread of each mode in ``--modes`` (``torchrun --nproc-per-node 2 asr train
-  --train.dist MODE``).
+  --train.dist MODE``; asgd: 2 workers and 1 parameter server, 3 processes on the cores).
 
 Throughput = the epoch's training frames (10 ms frames of the recordings, before speed
 perturbation) / its wall time from ``history.json``, the median over the epochs after the first
 (the first includes start-up). Usage::
 
-    python tests/bench/dist_scaling.py [--json FILE] [--epochs 4] [--modes "ddp model-avg"]
+    python tests/bench/dist_scaling.py [--json FILE] [--epochs 4] [--modes "ddp model-avg hogwild asgd"]
 
 Each JSON record: ``mode`` (``single`` or the distributed mode), ``workers``,
 ``threads_per_worker``, ``frames_per_s``, ``epoch_s`` (the median epoch time) and ``ratio`` (against
-one process with 2 threads, the baseline named in the header record). The configurations run one
+one process with 2 threads, the baseline named in the header record); asgd's also ``servers`` and
+``staleness`` (per worker: mean and maximum over the run of the updates between pull and push). The configurations run one
 after another, so a machine shared with other work moves the numbers; run it on an idle machine.
 """
 
@@ -42,6 +43,19 @@ def epoch_times(exp: Path) -> list[float]:
     return [float(r["time_s"]) for r in json.loads((exp / "history.json").read_text())]
 
 
+def run_staleness(exp: Path) -> dict[str, dict[str, float]]:
+    """Per worker: the mean and maximum staleness over the run (history.json's asgd_staleness per epoch)."""
+    out: dict[str, dict[str, float]] = {}
+    for r in json.loads((exp / "history.json").read_text()):
+        for w, s in r.get("asgd_staleness", {}).items():
+            o = out.setdefault(w, {"pushes": 0, "sum": 0.0, "max": 0})
+            o["pushes"] += s["pushes"]
+            o["sum"] += s["mean"] * s["pushes"]
+            o["max"] = max(o["max"], s["max"])
+    return {w: {"pushes": o["pushes"], "mean": round(o["sum"] / max(o["pushes"], 1), 3), "max": o["max"]}
+            for w, o in out.items()}
+
+
 def run(cmd: list[str], log: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(log, "w") as f:
@@ -54,7 +68,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", default=None, help="write the records here")
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--modes", default="ddp model-avg")
+    p.add_argument("--modes", default="ddp model-avg hogwild asgd")
     args = p.parse_args()
     import soundfile as sf
 
@@ -74,13 +88,16 @@ def main() -> None:
             cmd = [asr, "train", *common, "--train.num_threads", str(threads), str(exp)]
         else:
             torchrun = str(Path(sys.executable).with_name("torchrun"))
-            cmd = [torchrun, "--standalone", "--nproc-per-node", str(workers), "--no-python", asr, "train", *common,
+            nproc = workers + (mode == "asgd")  # asgd: one parameter server beside the workers
+            cmd = [torchrun, "--standalone", "--nproc-per-node", str(nproc), "--no-python", asr, "train", *common,
                    "--train.dist", mode, "--train.num_threads", str(threads), str(exp)]
         run(cmd, tmp / f"{exp.name}.log")
         t = epoch_times(exp)[1:] or epoch_times(exp)
         epoch_s = statistics.median(t)
         records.append({"mode": mode, "workers": workers, "threads_per_worker": threads,
                         "frames_per_s": round(frames / epoch_s, 1), "epoch_s": round(epoch_s, 2)})
+        if mode == "asgd":
+            records[-1].update(servers=1, staleness=run_staleness(exp))
         print(f"{mode:10s} {workers} x {threads} thread(s): {frames / epoch_s:9.0f} frames/s "
               f"(median epoch {epoch_s:.2f} s of {len(t)})", flush=True)
     base = next(r for r in records if r["mode"] == "single" and r["threads_per_worker"] == 2)["frames_per_s"]
