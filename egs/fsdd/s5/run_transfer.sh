@@ -45,8 +45,10 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$subset" != 0 ]; then
   echo "$0: $train: $(wc -l < $train/utt2spk) utterances"
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  new_units=()  # --units new: the recipe's word-sized BPE units, with a fresh output layer
+  [ "$units" != new ] || new_units=(--data.units bpe --data.bpe_vocab_size 60)
   steps/finetune.sh --cmd "$train_cmd" --epochs $epochs --lr $lr --units $units --max-utts 16 \
-    "$init_model" $train data/dev $ft --train.seed $seed --data.units bpe --data.bpe_vocab_size 60
+    "$init_model" $train data/dev $ft --train.seed $seed "${new_units[@]}"
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   # the recipe's own model and schedule, for as many epochs
