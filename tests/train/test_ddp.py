@@ -29,13 +29,14 @@ def test_two_workers_train_and_resume_with_one(tmp_path, mode):
     train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
     dev = write_demo_dir(tmp_path / "dev", "test", ["s11-010", "s12-011"])
     exp = tmp_path / "exp"
-    r = _torchrun(mode, _args(train, dev, train__epochs=2), exp)
+    r = _torchrun(mode, _args(train, dev, train__epochs=2), exp, servers=2)  # asgd: the parameters in 2 shards
     assert r.returncode == 0, r.stderr[-3000:]
     main_log = next(p for p in (exp / "log").glob("train.*.log") if ".rank" not in p.name).read_text()
     assert f"distributed: {mode}, 2 workers" in main_log and "[rank 0]" in main_log
     assert list((exp / "log").glob("train.*.rank1.log"))
     if mode == "asgd":
-        assert "staleness" in main_log and list((exp / "log").glob("train.*.rank2.log"))  # the server's
+        assert "staleness" in main_log and "on 2 servers" in main_log
+        assert list((exp / "log").glob("train.*.rank3.log"))  # the second server's
     assert (exp / "final.pt").is_file() and (exp / "epoch-2.pt").is_file()
     import json
 
@@ -53,13 +54,14 @@ def test_two_workers_train_and_resume_with_one(tmp_path, mode):
 
 
 def _torchrun(mode: str, args: list[str], exp: Path, env_extra: dict[str, str] | None = None,
-              workers: int = 2) -> subprocess.CompletedProcess:
-    """``asr train`` under torchrun with ``workers`` workers (+ one parameter server for asgd)."""
+              workers: int = 2, servers: int = 1) -> subprocess.CompletedProcess:
+    """``asr train`` under torchrun with ``workers`` workers (+ ``servers`` parameter servers for asgd)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            **(env_extra or {})}
-    nproc = workers + (mode == "asgd")
+    nproc = workers + (servers if mode == "asgd" else 0)
     return subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", str(nproc), "--no-python", "asr", "train",
-                           "--train.dist", mode, "--train.avg_every", "3", "--train.asgd_wait", "20", *args, str(exp)],
+                           "--train.dist", mode, "--train.avg_every", "3", "--train.asgd_wait", "20",
+                           "--train.asgd_servers", str(servers), *args, str(exp)],
                           capture_output=True, text=True, timeout=300, env=env)
 
 
@@ -82,7 +84,8 @@ def test_asgd_slow_worker_has_higher_staleness_and_a_dead_one_is_dropped(tmp_pat
     # the slow worker's gradients are older when they arrive: the other made several updates meanwhile
     assert staleness("1") > 2 * staleness("0") + 0.5, history
     dead = tmp_path / "dead"
-    r = _torchrun("asgd", [*args, "--train.asgd_wait", "3"], dead, {"ASR_ASGD_FAULT": "1:exit=2"})
+    r = _torchrun("asgd", [*args, "--train.asgd_wait", "3", "--train.pull_interval", "2"], dead,
+                  {"ASR_ASGD_FAULT": "1:exit=2"})
     assert r.returncode == 0, r.stderr[-3000:]
     main_log = next(p for p in (dead / "log").glob("train.*.log") if ".rank" not in p.name).read_text()
     assert "worker 1 has not finished epoch 1" in main_log and "is dropped" in main_log
