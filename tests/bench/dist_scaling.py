@@ -16,8 +16,9 @@ perturbation) / its wall time from ``history.json``, the median over the epochs 
 Each JSON record: ``mode`` (``single`` or the distributed mode), ``workers``,
 ``threads_per_worker``, ``frames_per_s``, ``epoch_s`` (the median epoch time) and ``ratio`` (against
 one process with 2 threads, the baseline named in the header record); asgd's also ``servers`` and
-``staleness`` (per worker: mean and maximum over the run of the updates between pull and push). The configurations run one
-after another, so a machine shared with other work moves the numbers; run it on an idle machine.
+``staleness`` (per worker: mean and maximum over the run of the updates between pull and push). The
+configurations run one after another, so a machine shared with other work moves the numbers; run it
+on an idle machine.
 """
 
 from __future__ import annotations
