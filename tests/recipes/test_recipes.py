@@ -175,3 +175,27 @@ def test_fsdd_gmm_recipe(corpora, copy_recipe, run_in_recipe):
     assert wer(ce / "decode_test_concat") <= 10.0, (ce / "decode_test_concat" / "wer").read_text()
     assert wer(ce / "decode_test_theo") <= 50.0, (ce / "decode_test_theo" / "wer").read_text()
     assert "./run_hybrid.sh" in (ce / "RESULTS.md").read_text()
+
+
+@pytest.mark.slow  # about 2 minutes: fsdd data prep, three 1-epoch trainings, nine decodes
+def test_fsdd_transfer_recipe(corpora, copy_recipe, run_in_recipe, tmp_path):
+    """run_transfer.sh end to end with a small init model of another corpus (the demo's), on a subset."""
+    from tinydata import tiny_overrides, write_demo_dir
+
+    from asr.config import load_config
+    from asr.train.config import ExperimentConfig
+    from asr.train.trainer import Trainer
+
+    train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
+    cfg = load_config(ExperimentConfig, [], tiny_overrides(train, None, train__epochs=1, frontend__cmvn="speaker"))
+    Trainer(cfg, tmp_path / "init").run()
+    s5 = copy_recipe("fsdd")
+    run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"), "--speechocean-dir", "", "--stop-stage", "2")
+    run_in_recipe(s5, "run_transfer.sh", "--init-model", str(tmp_path / "init"), "--subset", "40", "--epochs", "1",
+                  "--units", "extend")
+    assert len((s5 / "data" / "train_all_n40" / "utt2spk").read_text().splitlines()) == 40
+    results = (s5 / "exp" / "RESULTS_transfer_n40_e1_s0.md").read_text()
+    for m in ("finetuned_extend", "scratch", "scratch_init_arch"):
+        for s in ("test", "test_theo", "test_concat"):
+            assert f"exp/transfer_n40_e1_s0_{m}/decode_{s}" in results, results
+    assert "%WER" in results
