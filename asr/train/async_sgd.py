@@ -12,7 +12,7 @@ for its own pushes, so it never reads a model older than its own last update.
 
 - *Learning rate*: the main worker's schedule (its warm-up, decay and newbob, driven by its dev
   loss); each of its pushes carries its rate and the servers apply every worker's gradient with
-  the latest rate they have from it.
+  the latest rate they have from it (before its first push, with the pushing worker's own).
 - *Staleness*: the updates a shard applied between a worker's pull and the arrival of that
   worker's push. Servers count it per worker; the main worker logs mean and maximum per worker
   at each epoch's end and keeps them in history.json (``asgd_staleness``).
@@ -125,7 +125,7 @@ class _Server:
     param: nn.Parameter | None = None
     optimizer: torch.optim.Optimizer | None = None
     version: int = 0
-    lr: float = 0.0
+    lr: float | None = None  # the main worker's latest rate (None until its first push)
     stats: dict[int, _WorkerStats] = field(default_factory=dict)
     epoch_done: dict[int, int] = field(default_factory=dict)  # worker -> last epoch it finished
     position: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # worker -> (epoch, batch, of)
@@ -137,7 +137,7 @@ _SERVER: _Server | None = None
 
 
 def _rpc_init(values: torch.Tensor, scalars: dict[str, torch.Tensor], flats: dict[str, torch.Tensor],
-              lr: float, epoch: int) -> int:
+              epoch: int) -> int:
     s = _SERVER
     assert s is not None
     with s.lock:
@@ -146,7 +146,6 @@ def _rpc_init(values: torch.Tensor, scalars: dict[str, torch.Tensor], flats: dic
         if flats or scalars:
             s.optimizer.state[s.param] = {**{k: v.clone() for k, v in scalars.items()},
                                           **{k: v.clone() for k, v in flats.items()}}
-        s.lr = lr
         s.epoch_now = epoch
         s.ready.set()
     log.info("parameter shard: %d parameters; optimizer %s%s", values.numel(), s.optim_cfg.optimizer,
@@ -175,8 +174,8 @@ def _rpc_push(rank: int, pulled: int, lr: float, main: bool, where: tuple[int, i
         stale = s.version - pulled
         if main:
             s.lr = lr
-        for g in s.optimizer.param_groups:
-            g["lr"] = s.lr
+        for g in s.optimizer.param_groups:  # before the main worker's first push: the worker's own schedule
+            g["lr"] = s.lr if s.lr is not None else lr
         s.param.grad = grad
         s.optimizer.step()
         s.param.grad = None
@@ -394,9 +393,8 @@ class AsyncSGD(DDP):
         if self.is_main:
             flat = parameters_to_vector(self._params).detach().float()
             scalars, flats = flat_optimizer_state(optimizer, self._params)
-            lr = optimizer.param_groups[0]["lr"]
             futs = [rpc.rpc_async(self._server(i), _rpc_init,
-                                  args=(flat[lo:hi], scalars, {k: v[lo:hi] for k, v in flats.items()}, lr, epoch + 1))
+                                  args=(flat[lo:hi], scalars, {k: v[lo:hi] for k, v in flats.items()}, epoch + 1))
                     for i, (lo, hi) in enumerate(self._bounds)]
             for f in futs:
                 f.wait()
