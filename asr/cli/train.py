@@ -64,14 +64,30 @@ def main(argv: list[str]) -> int:
         from asr.train.async_sgd import is_server, serve
 
         if is_server(cfg.train.asgd_servers):  # the last ranks hold the parameters
-            return serve(cfg.optim, cfg.train.asgd_servers, cfg.train.asgd_wait)
+            return _end_worker(serve(cfg.optim, cfg.train.asgd_servers, cfg.train.asgd_wait))
     trainer = Trainer(cfg, args.exp_dir, resume=args.resume,
                       progress=args.progress and sys.stderr.isatty() and not args.quiet and rank == 0)
     try:
         trainer.run()
     finally:
-        trainer.backend.close()
+        trainer.close()
     from asr.cli.args import skipped_status
 
-    status = [skipped_status(d, log) for d in (trainer.train_data, trainer.dev_data) if d is not None]
-    return max(status, default=0)
+    status = max((skipped_status(d, log) for d in (trainer.train_data, trainer.dev_data) if d is not None),
+                 default=0)
+    return _end_worker(status)
+
+
+def _end_worker(status: int) -> int:
+    """A torchrun worker whose work is done and written ends here, without the interpreter's teardown:
+    there a gloo/RPC thread still joinable aborted a worker now and then (SIGABRT after final.pt was
+    written), and torchrun then called the whole run failed. Outside torchrun: ``status``."""
+    import logging
+    import os
+
+    if os.environ.get("WORLD_SIZE", "1") == "1" or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return status
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

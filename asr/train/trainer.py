@@ -461,6 +461,16 @@ class Trainer:
         return Batch(utts, x, x_lens, targets.long(), target_lens, spk_stats)
 
     # -- loop -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """End the back-end. A DDP wrapper holds the process group: it goes first, while the
+        interpreter is whole (a gloo group torn down at interpreter exit aborted a worker now and then,
+        "terminate called without an active exception", after all its work was done)."""
+        import gc
+
+        self.train_step = None
+        gc.collect()
+        self.backend.close()
+
     def run(self) -> Path:
         """Train the remaining epochs, then write ``final.pt``; returns its path."""
         cfg = self.cfg
