@@ -84,7 +84,7 @@ class FbankOptions:
     use_power: bool = True  # power spectrum (false: magnitude)
     blackman_coeff: float = 0.42  # constant of the generalised Blackman window
     htk_compat: bool = False  # put the energy last instead of first
-    vtln_warp: float = 1.0  # VTLN warp factor; only 1.0 (none) is supported
+    vtln_warp: float = 1.0  # VTLN warp factor of the filter frequencies (1.0: none; see vtln_warp_freq)
     vtln_low: float = 100.0  # VTLN lower cutoff (Hz); unused without VTLN
     vtln_high: float = -500.0  # VTLN upper cutoff (Hz, <= 0: offset from Nyquist); unused without VTLN
 
@@ -138,8 +138,16 @@ class FbankOptions:
         high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
         if not (0.0 <= self.low_freq < nyquist and 0.0 < high <= nyquist and self.low_freq < high):
             raise bad(f"bad low-freq {self.low_freq} / high-freq {self.high_freq} for Nyquist {nyquist} Hz")
+        if self.vtln_warp <= 0:
+            raise bad(f"vtln-warp must be > 0, got {self.vtln_warp}")
         if self.vtln_warp != 1.0:
-            raise bad(f"vtln-warp={self.vtln_warp} is not supported (only 1.0, no VTLN)")
+            v_high = self.vtln_high if self.vtln_high > 0 else nyquist + self.vtln_high
+            if not (self.low_freq < self.vtln_low < high and self.vtln_low < v_high < high):
+                raise bad(f"vtln-low {self.vtln_low} / vtln-high {self.vtln_high} must lie inside low-freq "
+                          f"{self.low_freq} / high-freq {high} Hz, low below high")
+            if not (self.vtln_low * max(1.0, self.vtln_warp) > self.low_freq
+                    and v_high * min(1.0, self.vtln_warp) < high):
+                raise bad(f"vtln-warp {self.vtln_warp} moves the VTLN cutoffs outside low-freq / high-freq")
 
     # ----- Kaldi option files / arguments -----
 
@@ -201,8 +209,6 @@ class FbankOptions:
             if key in fields:
                 kind = fields[key].type
                 values[key] = _parse_value(loc, name, raw if eq else None, kind)
-                if key == "vtln_warp" and values[key] != 1.0:
-                    raise FbankError(f"{loc}: '--{name}={raw}' is not supported (VTLN is not implemented)")
             elif key in _IGNORED_OPTIONS:
                 continue
             elif key in _UNSUPPORTED_OPTIONS:
@@ -319,6 +325,27 @@ def _mel(f: torch.Tensor | float) -> Any:
     return 1127.0 * (torch.log1p(f / 700.0) if isinstance(f, torch.Tensor) else math.log1p(f / 700.0))
 
 
+def vtln_warp_freq(freq: torch.Tensor, low: float, high: float, vtln_low: float, vtln_high: float,
+                   warp: float) -> torch.Tensor:
+    """Kaldi's piecewise-linear VTLN frequency warp (``VtlnWarpFreq``, Lee & Rose 1996 style).
+
+    Between the cutoffs ``l = vtln_low * max(1, warp)`` and ``h = vtln_high * min(1, warp)``
+    frequencies are divided by ``warp``; below ``l`` and above ``h`` two more linear pieces join
+    that line to the fixed ends ``low`` and ``high``, so the band edges stay where they are.
+    Frequencies outside [low, high] are returned as they are.
+    """
+    lo_cut, hi_cut = vtln_low * max(1.0, warp), vtln_high * min(1.0, warp)
+    scale = 1.0 / warp
+    left = low + (scale * lo_cut - low) / (lo_cut - low) * (freq - low)
+    right = high + (high - scale * hi_cut) / (high - hi_cut) * (freq - high)
+    out = torch.where(freq < lo_cut, left, torch.where(freq < hi_cut, scale * freq, right))
+    return torch.where((freq < low) | (freq > high), freq, out)
+
+
+def _inverse_mel(m: torch.Tensor) -> torch.Tensor:
+    return 700.0 * torch.expm1(m / 1127.0)
+
+
 def mel_banks(opts: FbankOptions) -> torch.Tensor:
     """Kaldi's triangular mel filters over the FFT bins.
 
@@ -340,6 +367,10 @@ def mel_banks(opts: FbankOptions) -> torch.Tensor:
     delta = (mel_high - mel_low) / (opts.num_mel_bins + 1)
     m = torch.arange(opts.num_mel_bins, dtype=torch.float64)
     left, center, right = mel_low + m * delta, mel_low + (m + 1) * delta, mel_low + (m + 2) * delta
+    if opts.vtln_warp != 1.0:  # each filter's corners move (Kaldi's VtlnWarpMelFreq), in Hz
+        v_high = opts.vtln_high if opts.vtln_high > 0 else nyquist + opts.vtln_high
+        left, center, right = (_mel(vtln_warp_freq(_inverse_mel(x), opts.low_freq, high, opts.vtln_low, v_high,
+                                                   opts.vtln_warp)) for x in (left, center, right))
     freqs = torch.arange(n_fft // 2, dtype=torch.float64) * (opts.sample_frequency / n_fft)
     mel = _mel(freqs)[:, None]  # (K-1, 1)
     up = (mel - left) / (center - left)

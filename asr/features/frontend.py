@@ -31,7 +31,7 @@ from asr.config import ConfigError
 from asr.features.augment import perturb_waveforms, repad, spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
-from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankOptions
+from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankError, FbankOptions, fbank, num_frames
 
 FEATURE_SOURCES = ("wav", "feats")
 CMVN_MODES = ("none", "global", "speaker", "utterance")
@@ -65,6 +65,9 @@ class FrontendConfig:
     pad_perturb: float = 0.0  # each end, half the time: up to this many seconds of the utterance's background
     gain_perturb: list[float] = field(default_factory=list)  # [lo, hi] dB, a gain drawn per utterance (training)
     noise_snr: list[float] = field(default_factory=list)  # [lo, hi] dB, white noise at an SNR drawn per utterance
+    # VTLP (Jaitly & Hinton 2013): each training utterance's filterbank gets a VTLN warp factor drawn
+    # from [lo, hi] (in steps of 0.01), as if a speaker with a longer or shorter vocal tract said it
+    vtlp: list[float] = field(default_factory=list)  # [lo, hi] VTLN warp per utterance, e.g. [0.9, 1.1] (training)
 
 
 def fbank_args(opts: FbankOptions) -> list[str]:
@@ -134,6 +137,16 @@ class Frontend(nn.Module):
             raise ConfigError("frontend.pad_perturb, gain_perturb and noise_snr need feature_source=wav "
                               "(they change the waveform)")
         self.fbank_opts = resolve_fbank_options(cfg)
+        if cfg.vtlp:
+            if len(cfg.vtlp) != 2 or not 0.5 <= cfg.vtlp[0] <= cfg.vtlp[1] <= 1.5 or cfg.feature_source != "wav":
+                raise ConfigError(f"frontend.vtlp: expected [lo, hi] warp factors with 0.5 <= lo <= hi <= 1.5 "
+                                  f"(Jaitly & Hinton drew from 0.9-1.1), and "
+                                  f"feature_source=wav; got {cfg.vtlp} ({cfg.feature_source})")
+            for a in cfg.vtlp:
+                try:
+                    dataclasses.replace(self.fbank_opts, vtln_warp=a).validate(f"frontend.vtlp {cfg.vtlp}")
+                except FbankError as e:
+                    raise ConfigError(str(e)) from None
         self.fbank = Fbank(self.fbank_opts) if cfg.feature_source == "wav" else None
         self.feat_dim = self.fbank_opts.num_features
         # Count 0 = not set yet; the shape follows the statistics given (static or full dimension).
@@ -259,6 +272,32 @@ class Frontend(nn.Module):
                              f"got shape {tuple(x.shape)} (are the fbank options those of feats.scp?)")
         return x, x_lens
 
+    def warped_fbank(self, x: torch.Tensor, x_lens: torch.Tensor,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The filterbank of each waveform under a VTLN warp drawn from ``cfg.vtlp`` (training).
+
+        Factors are rounded to 0.01, so the batch is computed in a few groups, each with its own
+        (cached) filters; the frame counts do not depend on the warp.
+        """
+        lo, hi = self.cfg.vtlp
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        warp = lo + (hi - lo) * torch.rand(x.shape[0], generator=generator, device=gen_device, dtype=torch.float64)
+        warp = (warp * 100).round() / 100
+        feats: torch.Tensor | None = None
+        lens = x_lens
+        for a in warp.unique().tolist():
+            idx = (warp == a).nonzero().flatten().to(x.device)
+            f, n = fbank(x[idx] * KALDI_WAVE_SCALE, x_lens.to(x.device)[idx],
+                         dataclasses.replace(self.fbank_opts, vtln_warp=a))
+            if feats is None:
+                t_max = int(num_frames(x_lens, self.fbank_opts).max())
+                feats = f.new_zeros(x.shape[0], t_max, f.shape[-1])
+                lens = torch.zeros(x.shape[0], dtype=n.dtype, device=n.device)
+            feats[idx, : f.shape[1]] = f
+            lens[idx] = n
+        assert feats is not None
+        return feats, lens
+
     def features(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pre-CMVN features (fbank, deltas), no augmentation: what statistics are accumulated on.
 
@@ -301,7 +340,10 @@ class Frontend(nn.Module):
                                           cfg.noise_snr or None, generator)
         if self.fbank is not None:
             x = self.dither(x, x_lens, train, generator)
-        feats, lens = self._static(x, x_lens)
+        if train and cfg.vtlp and x.shape[0] > 0:
+            feats, lens = self.warped_fbank(x, x_lens, generator)
+        else:
+            feats, lens = self._static(x, x_lens)
         stats: torch.Tensor | None = None
         if cfg.cmvn == "global":
             if self.needs_global_stats:

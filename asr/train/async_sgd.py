@@ -118,7 +118,6 @@ class _Server:
     """One parameter shard, its optimizer and the epoch bookkeeping (server 0's is authoritative)."""
 
     optim_cfg: Any
-    workers: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     ready: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -275,7 +274,7 @@ def serve(optim_cfg: Any, servers: int, wait: float) -> int:
 
     global _SERVER
     workers = int(os.environ["WORLD_SIZE"]) - servers
-    _SERVER = _Server(optim_cfg, workers)
+    _SERVER = _Server(optim_cfg)
     rank, world = _init(servers, wait)
     dist.new_group(list(range(workers)))  # every process takes part in creating the workers' group
     index = rank - workers

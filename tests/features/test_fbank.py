@@ -136,7 +136,7 @@ def test_from_kaldi_conf(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("line, message", [
     ("--num-ceps=13", "unknown fbank option '--num-ceps'"),
-    ("--vtln-warp=0.9", "vtln-warp"),
+    ("--vtln-warp=0", "vtln-warp must be > 0"),
     ("--subtract-mean=true", "not supported"),
     ("--num-mel-bins=forty", "expects an int"),
     ("--use-energy=yes", "expects true or false"),
@@ -152,8 +152,34 @@ def test_bad_conf_names_file_and_line(tmp_path: Path, line: str, message: str) -
         FbankOptions.from_kaldi_conf(conf)
     assert str(conf) in str(e.value)
     assert isinstance(e.value, AsrError)
-    if "window-type" not in line and "=2" not in line and "9000" not in line:
+    if "window-type" not in line and "=2" not in line and "9000" not in line and "vtln" not in line:
         assert f"{conf}:3" in str(e.value)
+
+
+@pytest.mark.parametrize("rate, bins, warp", [(8000, 40, 0.85), (8000, 40, 1.1), (16000, 23, 0.92), (16000, 80, 1.2)])
+def test_vtln_warped_mel_banks_equal_kaldi_native_fbank(rate: int, bins: int, warp: float) -> None:
+    """VTLN (``--vtln-warp``): the filters' corners move by Kaldi's piecewise-linear warp."""
+    from asr.features.fbank import mel_banks
+
+    mo = knf.MelBanksOptions()
+    mo.num_bins = bins
+    fo = knf.FrameExtractionOptions()
+    fo.samp_freq = rate
+    ref = np.array(knf.MelBanks(mo, fo, warp).get_matrix()).T  # (K - 1, bins): no Nyquist bin
+    ours = mel_banks(FbankOptions(sample_frequency=rate, num_mel_bins=bins, vtln_warp=warp)).numpy()
+    np.testing.assert_allclose(ours[: ref.shape[0]], ref, atol=1e-4)
+    plain = mel_banks(FbankOptions(sample_frequency=rate, num_mel_bins=bins)).numpy()
+    assert np.abs(ours - plain).max() > 0.1  # the warp does move the filters
+    # the corners go from f to f / warp: warp < 1 moves the filters' centres up in frequency, > 1 down
+    centre = (np.arange(ours.shape[0])[:, None] * ours).sum(0) / ours.sum(0)
+    centre0 = (np.arange(plain.shape[0])[:, None] * plain).sum(0) / plain.sum(0)
+    mid = slice(bins // 4, 3 * bins // 4)
+    assert (np.sign(centre[mid] - centre0[mid]) == (1 if warp < 1 else -1)).all()
+
+
+def test_vtln_cutoffs_outside_the_band_are_an_error() -> None:
+    with pytest.raises(FbankError, match="vtln-low"):
+        FbankOptions(sample_frequency=8000, vtln_warp=0.9, vtln_low=10.0).validate()
 
 
 def test_missing_conf_is_clear_error(tmp_path: Path) -> None:

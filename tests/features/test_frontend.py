@@ -242,3 +242,38 @@ def test_speaker_cmvn_prior_from_global_stats(tmp_path):
     off = Frontend(dataclasses.replace(cfg, cmvn_prior_frames=0.0)).eval()
     off.set_global_stats(glob)
     torch.testing.assert_close(off(waves, lens, spk_stats=own)[0], before)
+
+
+def test_vtlp_warps_each_training_utterance_and_not_recognition(tmp_path):
+    """frontend.vtlp: in training each utterance's filterbank is that of one VTLN warp factor from
+    [lo, hi] (steps of 0.01); recognition is unwarped; [1, 1] is the plain filterbank."""
+    import dataclasses as dc
+
+    from asr.features.fbank import KALDI_WAVE_SCALE, fbank
+
+    waves, lens = _waves([8000, 6000, 7000, 5000])
+    plain_fe = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none"))
+    plain, plain_lens = plain_fe.eval()(waves, lens)
+    fe = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none", vtlp=[0.9, 1.1]))
+    y, y_lens = fe.eval()(waves, lens)
+    torch.testing.assert_close(y, plain)
+    t, t_lens = fe.train()(waves, lens, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(t_lens, plain_lens) and t.shape == plain.shape
+    grid = [round(0.9 + 0.01 * k, 2) for k in range(21)]
+    picked = []
+    for b in range(4):
+        n = int(lens[b])
+        one = {a: fbank(waves[b:b + 1, :n] * KALDI_WAVE_SCALE, lens[b:b + 1],
+                        dc.replace(fe.fbank_opts, vtln_warp=a))[0][0] for a in grid}
+        err = {a: float((t[b, : int(t_lens[b])] - f).abs().max()) for a, f in one.items()}
+        best = min(err, key=err.get)
+        assert err[best] < 1e-3, err
+        picked.append(best)
+        assert not t[b, int(t_lens[b]):].any()  # padding stays zero
+    assert len(set(picked)) > 1  # drawn per utterance
+    same = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none", vtlp=[1.0, 1.0])).train()
+    torch.testing.assert_close(same(waves, lens, generator=torch.Generator().manual_seed(0))[0], plain)
+    for bad in (dict(vtlp=[1.1]), dict(vtlp=[1.1, 0.9]), dict(vtlp=[0.0, 1.0]),
+                dict(vtlp=[0.9, 1.1], feature_source="feats"), dict(vtlp=[0.02, 1.0])):
+        with pytest.raises(ConfigError):
+            Frontend(FrontendConfig(**bad))
