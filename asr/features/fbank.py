@@ -109,6 +109,16 @@ class FbankOptions:
         n = self.window_size
         return 1 << (n - 1).bit_length() if self.round_to_power_of_two else n
 
+    @property
+    def high_freq_hz(self) -> float:
+        """The filters' upper edge in Hz (``high_freq <= 0`` is an offset from Nyquist)."""
+        return self.high_freq if self.high_freq > 0 else 0.5 * self.sample_frequency + self.high_freq
+
+    @property
+    def vtln_high_hz(self) -> float:
+        """VTLN's upper cutoff in Hz (``vtln_high <= 0`` is an offset from Nyquist)."""
+        return self.vtln_high if self.vtln_high > 0 else 0.5 * self.sample_frequency + self.vtln_high
+
     def validate(self, where: str = "fbank options") -> None:
         """Check the values as Kaldi does.
 
@@ -135,13 +145,13 @@ class FbankOptions:
         if not 0.0 <= self.preemphasis_coefficient <= 1.0:
             raise bad(f"preemphasis-coefficient must be in [0, 1], got {self.preemphasis_coefficient}")
         nyquist = 0.5 * self.sample_frequency
-        high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
+        high = self.high_freq_hz
         if not (0.0 <= self.low_freq < nyquist and 0.0 < high <= nyquist and self.low_freq < high):
             raise bad(f"bad low-freq {self.low_freq} / high-freq {self.high_freq} for Nyquist {nyquist} Hz")
         if self.vtln_warp <= 0:
             raise bad(f"vtln-warp must be > 0, got {self.vtln_warp}")
         if self.vtln_warp != 1.0:
-            v_high = self.vtln_high if self.vtln_high > 0 else nyquist + self.vtln_high
+            v_high = self.vtln_high_hz
             if not (self.low_freq < self.vtln_low < high and self.vtln_low < v_high < high):
                 raise bad(f"vtln-low {self.vtln_low} / vtln-high {self.vtln_high} must lie inside low-freq "
                           f"{self.low_freq} / high-freq {high} Hz, low below high")
@@ -361,16 +371,14 @@ def mel_banks(opts: FbankOptions) -> torch.Tensor:
         (fft_size // 2 + 1, num_mel_bins) float64 weights.
     """
     n_fft = opts.padded_window_size
-    nyquist = 0.5 * opts.sample_frequency
-    high = opts.high_freq if opts.high_freq > 0 else nyquist + opts.high_freq
+    high = opts.high_freq_hz
     mel_low, mel_high = _mel(opts.low_freq), _mel(high)
     delta = (mel_high - mel_low) / (opts.num_mel_bins + 1)
     m = torch.arange(opts.num_mel_bins, dtype=torch.float64)
     left, center, right = mel_low + m * delta, mel_low + (m + 1) * delta, mel_low + (m + 2) * delta
     if opts.vtln_warp != 1.0:  # each filter's corners move (Kaldi's VtlnWarpMelFreq), in Hz
-        v_high = opts.vtln_high if opts.vtln_high > 0 else nyquist + opts.vtln_high
-        left, center, right = (_mel(vtln_warp_freq(_inverse_mel(x), opts.low_freq, high, opts.vtln_low, v_high,
-                                                   opts.vtln_warp)) for x in (left, center, right))
+        left, center, right = (_mel(vtln_warp_freq(_inverse_mel(x), opts.low_freq, high, opts.vtln_low,
+                                                   opts.vtln_high_hz, opts.vtln_warp)) for x in (left, center, right))
     freqs = torch.arange(n_fft // 2, dtype=torch.float64) * (opts.sample_frequency / n_fft)
     mel = _mel(freqs)[:, None]  # (K-1, 1)
     up = (mel - left) / (center - left)

@@ -31,7 +31,7 @@ from asr.config import ConfigError
 from asr.features.augment import perturb_waveforms, repad, spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
-from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankError, FbankOptions, fbank, num_frames
+from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankError, FbankOptions, num_frames
 
 FEATURE_SOURCES = ("wav", "feats")
 CMVN_MODES = ("none", "global", "speaker", "utterance")
@@ -283,18 +283,15 @@ class Frontend(nn.Module):
         gen_device = generator.device if generator is not None else torch.device("cpu")
         warp = lo + (hi - lo) * torch.rand(x.shape[0], generator=generator, device=gen_device, dtype=torch.float64)
         warp = (warp * 100).round() / 100
+        x_lens = x_lens.to(x.device)
+        lens = num_frames(x_lens, self.fbank_opts)
         feats: torch.Tensor | None = None
-        lens = x_lens
         for a in warp.unique().tolist():
             idx = (warp == a).nonzero().flatten().to(x.device)
-            f, n = fbank(x[idx] * KALDI_WAVE_SCALE, x_lens.to(x.device)[idx],
-                         dataclasses.replace(self.fbank_opts, vtln_warp=a))
+            f, _ = Fbank(dataclasses.replace(self.fbank_opts, vtln_warp=a))(x[idx], x_lens[idx])
             if feats is None:
-                t_max = int(num_frames(x_lens, self.fbank_opts).max())
-                feats = f.new_zeros(x.shape[0], t_max, f.shape[-1])
-                lens = torch.zeros(x.shape[0], dtype=n.dtype, device=n.device)
+                feats = f.new_zeros(x.shape[0], int(lens.max()), f.shape[-1])
             feats[idx, : f.shape[1]] = f
-            lens[idx] = n
         assert feats is not None
         return feats, lens
 
