@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from asr.errors import AsrError
-from asr.train.backend import DDP, init_process_group
+from asr.train.backend import DDP, attempt_store, init_process_group
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +258,36 @@ def _init(servers: int, timeout: float) -> tuple[int, int]:
                        f"least one worker (torchrun --nproc-per-node = workers + train.asgd_servers)")
     if not dist.is_initialized():
         init_process_group("gloo", timeout=datetime.timedelta(seconds=max(timeout * 4, 1800)))
-    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=max(16, 2 * world), rpc_timeout=max(timeout * 4, 600))
+    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=max(16, 2 * world), rpc_timeout=max(timeout * 4, 600),
+                                           init_method=_rpc_init_method())
     rpc.init_rpc(_name(rank, world, servers), rank=rank, world_size=world, rpc_backend_options=opts)
     return rank, world
+
+
+_RDZV_SCHEME = "asr-attempt"
+
+
+def _rpc_init_method() -> str:
+    """Under torchrun's agent, RPC meets in the agent's store with keys of this restart attempt
+    (:func:`asr.train.backend.attempt_store`; torch's ``env://`` reuses the same keys in every attempt), through a
+    rendezvous handler registered once per process; elsewhere ``env://``."""
+    import datetime
+
+    from torch.distributed.rendezvous import register_rendezvous_handler
+
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
+        return "env://"
+
+    def handler(url: str, timeout: datetime.timedelta = datetime.timedelta(minutes=30), **kwargs: Any) -> Any:
+        store = attempt_store("asr-rpc", timeout)
+        yield store, int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        raise RuntimeError("asr-attempt:// rendezvous cannot be re-run")
+
+    try:
+        register_rendezvous_handler(_RDZV_SCHEME, handler)
+    except RuntimeError:  # registered by an earlier call in this process
+        pass
+    return f"{_RDZV_SCHEME}://"
 
 
 def _name(rank: int, world: int, servers: int) -> str:

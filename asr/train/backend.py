@@ -147,23 +147,35 @@ class SingleProcess:
 DIST_MODES = ("none", "ddp", "model-avg", "asgd", "hogwild")
 
 
+def attempt_store(prefix: str, timeout: Any) -> Any:
+    """A client of torchrun's agent store with its keys under ``<prefix>/attempt_<TORCHELASTIC_RESTART_COUNT>``,
+    or None outside torchrun's agent. After a restart (``--max-restarts``) the processes otherwise meet the
+    previous attempt's keys (addresses of processes that are gone) in the agent's store now and then, and
+    hang or fail to connect."""
+    import os
+
+    import torch.distributed as dist
+
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
+        return None
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                          timeout=timeout)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"{prefix}/attempt_{attempt}", store)
+
+
 def init_process_group(backend: str, timeout: Any = None) -> None:
     """``torch.distributed.init_process_group`` from torchrun's environment, its keys under a prefix of the
-    restart attempt (``TORCHELASTIC_RESTART_COUNT``): after a restart (``--max-restarts``) the workers
-    otherwise met the previous attempt's addresses in the agent's store now and then and hung, or
-    failed to connect."""
+    restart attempt (:func:`attempt_store`)."""
     import datetime
     import os
 
     import torch.distributed as dist
 
     kw: dict[str, Any] = {"timeout": timeout or datetime.timedelta(minutes=30)}
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and "MASTER_ADDR" in os.environ:
-        store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
-                              timeout=kw["timeout"])
-        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-        kw.update(store=dist.PrefixStore(f"asr/attempt_{attempt}", store), rank=int(os.environ["RANK"]),
-                  world_size=int(os.environ["WORLD_SIZE"]))
+    store = attempt_store("asr", kw["timeout"])
+    if store is not None:
+        kw.update(store=store, rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
     dist.init_process_group(backend, **kw)
 
 

@@ -99,18 +99,22 @@ def test_asgd_slow_worker_has_higher_staleness_and_a_dead_one_is_dropped(tmp_pat
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
-def test_a_killed_worker_is_restarted_and_resumes_from_the_last_checkpoint(tmp_path):
+@pytest.mark.parametrize("mode", ["ddp", "asgd"])
+def test_a_killed_worker_is_restarted_and_resumes_from_the_last_checkpoint(tmp_path, mode):
     """torchrun --max-restarts 1 (steps/train.sh --max-restarts 1 adds --resume): worker 1 fails at the start
-    of epoch 2; torchrun restarts both, and they go on from epoch-1.pt to the end."""
+    of epoch 2; torchrun restarts every process (asgd: the parameter server too, whose rendezvous must not
+    meet the first attempt's), and they go on from epoch-1.pt to the end."""
     import json
 
     train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
     exp = tmp_path / "exp"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "ASR_FAULT_EXIT": "1:2"}
-    r = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", "2", "--max-restarts", "1", "--no-python",
-                        "asr", "train", "--resume", "--train.dist", "ddp", *_args(train, None, train__epochs=3),
-                        str(exp)], capture_output=True, text=True, timeout=300, env=env)
+    nproc = 2 + (mode == "asgd")
+    r = subprocess.run([TORCHRUN, "--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "1",
+                        "--no-python", "asr", "train", "--resume", "--train.dist", mode, "--train.asgd_wait", "20",
+                        *_args(train, None, train__epochs=3), str(exp)],
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     logs = "".join(p.read_text() for p in (exp / "log").glob("train.*.log"))
     assert "fails at the start of epoch 2" in logs and "resuming from" in logs and "(epoch 1)" in logs
