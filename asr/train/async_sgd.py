@@ -20,7 +20,9 @@ for its own pushes, so it never reads a model older than its own last update.
   ``train.asgd_wait`` seconds; a worker that has not finished by then is named in the log and the
   rest of its share of that epoch is **dropped** (at its next pull it learns that the epoch is
   over and starts the next one). A worker that never reports again is not waited for again.
-  Nothing else waits for a worker: no collective runs after start-up.
+  Nothing else waits for a worker: no collective runs after start-up. The other way round, a worker
+  through its share of an epoch before the main worker waits for the main worker's epoch end (at
+  most ``train.asgd_wait`` seconds), so no worker runs more than an epoch's dev pass ahead.
 - *Checkpoints*: the main worker pulls the parameters and the servers' optimizer state at each
   epoch's end, so ``epoch-N.pt`` is an ordinary checkpoint (its optimizer state per parameter):
   it resumes in any mode, with any number of workers.
@@ -193,6 +195,14 @@ def _rpc_epoch_done(rank: int, epoch: int) -> int:
     with s.lock:
         s.epoch_done[rank] = max(epoch, s.epoch_done.get(rank, 0))
         return s.epoch_now
+
+
+def _rpc_epoch_now() -> tuple[int, bool]:
+    """(the main worker's epoch, whether training is over)."""
+    s = _SERVER
+    assert s is not None
+    with s.lock:
+        return s.epoch_now, s.stop.is_set()
 
 
 Triple = tuple[int, int, int]
@@ -462,6 +472,8 @@ class AsyncSGD(DDP):
                 self._epoch_end(epoch)
             elif epoch_now > epoch + 1:
                 log.info("asgd: the main worker is in epoch %d", epoch_now)
+            elif epoch_now <= epoch:
+                self._wait_for_main(epoch)
             return False
         if self._stop:
             return True
@@ -485,6 +497,21 @@ class AsyncSGD(DDP):
                             "is in epoch %d", self.rank, epoch, done + 1, epoch_now)
                 return True
         return False
+
+    def _wait_for_main(self, epoch: int) -> None:
+        """A worker through its share of ``epoch`` before the main worker waits (at most ``train.asgd_wait``
+        seconds) until the main worker has ended that epoch too: without it a worker with no dev pass or
+        checkpoint to write ran epochs ahead, and the last epochs were the main worker's alone."""
+        import torch.distributed.rpc as rpc
+
+        t0 = time.time()
+        while time.time() - t0 < self.wait:
+            epoch_now, stop = rpc.rpc_sync(self._server(0), _rpc_epoch_now)
+            if stop or epoch_now > epoch:
+                return
+            time.sleep(0.02)
+        log.warning("asgd: worker %d: the main worker has not ended epoch %d within %.0f s; going on", self.rank,
+                    epoch, self.wait)
 
     def _epoch_end(self, epoch: int) -> None:
         import torch.distributed.rpc as rpc

@@ -99,6 +99,24 @@ def test_asgd_slow_worker_has_higher_staleness_and_a_dead_one_is_dropped(tmp_pat
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
+def test_asgd_worker_does_not_run_ahead_of_a_slow_main_worker(tmp_path):
+    """The main worker slowed: the other waits at each epoch's end for the main one's, so every epoch's
+    pushes are both workers' (without the wait worker 1 was through all its epochs during the main
+    worker's first, and the later epochs were the main worker's alone)."""
+    import json
+
+    train = write_demo_dir(tmp_path / "train", "train", [f"s0{s}-00{i}" for s in (3, 4) for i in range(8)])
+    exp = tmp_path / "exp"
+    r = _torchrun("asgd", _args(train, None, train__epochs=3, data__max_frames=150), exp,
+                  {"ASR_ASGD_FAULT": "0:slow=0.1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    history = json.loads((exp / "history.json").read_text())
+    pushes = [{w: s["pushes"] for w, s in h["asgd_staleness"].items()} for h in history]
+    share = pushes[0]["0"]  # the main worker's share of an epoch (the two shares differ by one at most)
+    assert all(p.get("1", 0) >= share // 2 and p["1"] <= share + 2 for p in pushes), pushes
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found")
 @pytest.mark.parametrize("mode", ["ddp", "asgd"])
 def test_a_killed_worker_is_restarted_and_resumes_from_the_last_checkpoint(tmp_path, mode):
     """torchrun --max-restarts 1 (steps/train.sh --max-restarts 1 adds --resume): worker 1 fails at the start
