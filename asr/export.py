@@ -94,8 +94,8 @@ def _exportable(system: Any) -> nn.Module:
     if not _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, "torch"):
         raise ExportError(f"export needs a model torch.nn.LSTM can run (cell lstm without nonrec_proj); this one "
                           f"is cell={cfg.cell}, nonrec_proj={cfg.nonrec_proj}")
-    if cfg.gate_norm or cfg.cell_clip or cfg.rec_grad_clip:
-        raise ExportError("export: gate_norm, cell_clip and rec_grad_clip run on the fused recurrence only, "
+    if cfg.gate_norm or cfg.cell_clip or cfg.rec_grad_clip or cfg.proj_clip:
+        raise ExportError("export: gate_norm, cell_clip, rec_grad_clip and proj_clip run on the fused recurrence only, "
                           "which has no exportable graph yet")
     torch_cfg = dataclasses.replace(cfg, lstm_impl="torch")
     model = build_model(torch_cfg, system.input_dim, system.tokenizer.vocab_size)

@@ -92,14 +92,16 @@ def _has_output_gate(mode: int) -> bool:
 
 def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
                         mode: int, h: int, s0: torch.Tensor | None = None,
-                        c0: torch.Tensor | None = None, cell_clip: float = 0.0) -> tuple[torch.Tensor, ...]:
+                        c0: torch.Tensor | None = None, cell_clip: float = 0.0,
+                        proj_clip: float = 0.0) -> tuple[torch.Tensor, ...]:
     """Forward pass, no autograd. Returns (s, m, acts, c, tc), each (T, D, B, *).
 
     ``acts`` holds the activated blocks (gates after the sigmoid, candidate after
     its non-linearity, if any); for ``lstm-gates`` acts, c and tc are all ``m``.
     ``s0`` (D, B, R) and ``c0`` (D, B, H) are the state before frame 0 (None: zeros).
     ``cell_clip`` > 0 clips each cell value to [-cell_clip, cell_clip] (not for
-    ``lstm-srnn-hidden`` or ``lstm-gates``).
+    ``lstm-srnn-hidden`` or ``lstm-gates``). ``proj_clip`` > 0 clips each value of the recurrent
+    projection's output ``r_t`` to [-proj_clip, proj_clip] (with ``p`` only).
     """
     T, D, B, G = gx.shape
     acts = gx.clone()  # pre-activations, activated in place step by step
@@ -155,6 +157,8 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
                 torch.mul(o_ts[t], tc_ts[t], out=m_ts[t])
         if pt is not None:
             torch.bmm(m_ts[t], pt, out=s_ts[t])
+            if proj_clip > 0:
+                s_ts[t].clamp_(-proj_clip, proj_clip)
         s_prev = s_ts[t]
     return s_all, m_all, acts, c_all, tc_all
 
@@ -162,7 +166,7 @@ def _recurrence_forward(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tenso
 def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor, acts: torch.Tensor,
                          c: torch.Tensor, tc: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
                          mode: int, h: int, c0: torch.Tensor | None = None, cell_clip: float = 0.0,
-                         grad_clip: float = 0.0
+                         grad_clip: float = 0.0, proj_clip: float = 0.0, s: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Backward pass, no autograd.
 
@@ -174,7 +178,8 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
     scales the derivative that goes back through the recurrent input (from frame t + 1 to
     the recurrent output of frame t) down to a 2-norm of at most ``grad_clip`` for each
     utterance and direction: Kaldi's BackpropTruncationComponent ``clipping-threshold``. The
-    result is then not the exact gradient.
+    result is then not the exact gradient. ``proj_clip``: the forward's, with ``s`` its recurrent
+    outputs; no gradient passes a clipped value of ``r_t``.
 
     Returns:
         (d_a (T, D, B, G) pre-activation grads, d_s_total (T, D, B, R) the total
@@ -225,6 +230,8 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
     if p is None:  # s_t is m_t: their incoming grads add up, for all frames at once
         d_sm_ts = (d_s + d_m).unbind(0)
     d_s_tot = acts.new_empty(T, D, B, p.shape[1]) if p is not None else None
+    keep_r = (s.abs() < proj_clip).to(acts.dtype).unbind(0) if proj_clip > 0 and p is not None and s is not None \
+        else None
     dc_carry: torch.Tensor | None = None
 
     def recurrent(t: int) -> torch.Tensor:
@@ -245,6 +252,8 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
                     torch.baddbmm(d_s_ts[t], d_a_rec[t + 1], u, out=ds)
             else:
                 ds.copy_(d_s_ts[t])
+            if keep_r is not None:
+                ds *= keep_r[t]  # the derivative of the projection's output before its clip
             dm = torch.baddbmm(d_m_ts[t], ds, p)
         else:
             dm = d_sm_ts[t]
@@ -279,16 +288,17 @@ class FusedRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,  # type: ignore[override]
                 s0: torch.Tensor | None, c0: torch.Tensor | None, mode: int, h: int,
-                cell_clip: float = 0.0, grad_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                cell_clip: float = 0.0, grad_clip: float = 0.0, proj_clip: float = 0.0
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dtype = gx.dtype
         u_ = u.to(dtype) if u is not None else None
         p_ = p.to(dtype) if p is not None else None
         s0_ = s0.to(dtype) if s0 is not None else None
         c0_ = c0.to(dtype) if c0 is not None and mode != GATES else None
         with torch.no_grad():
-            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h, s0_, c0_, cell_clip)
+            s, m, acts, c, tc = _recurrence_forward(gx, u_, p_, mode, h, s0_, c0_, cell_clip, proj_clip)
         ctx.save_for_backward(s, m, acts, c, tc, u_, p_, s0_, c0_)
-        ctx.mode, ctx.h, ctx.clips = mode, h, (cell_clip, grad_clip)
+        ctx.mode, ctx.h, ctx.clips = mode, h, (cell_clip, grad_clip, proj_clip)
         ctx.dtypes = tuple(t.dtype if t is not None else None for t in (u, p, s0, c0))
         if s is m:
             s = s.clone()  # distinct outputs for autograd
@@ -304,7 +314,7 @@ class FusedRecurrence(torch.autograd.Function):
         dt = acts.dtype
         with torch.no_grad():
             d_a, d_s_tot, d_c0 = _recurrence_backward(d_s.to(dt), d_m.to(dt), d_c.to(dt), acts, c, tc, u, p,
-                                                      mode, h, c0, *ctx.clips)
+                                                      mode, h, c0, *ctx.clips, s=s)
             T, D, B, _ = d_a.shape
             d_u = d_p = d_s0 = None
             if u is not None and (ctx.needs_input_grad[1] or ctx.needs_input_grad[3]):
@@ -324,13 +334,13 @@ class FusedRecurrence(torch.autograd.Function):
                 d_c0 = None
             else:
                 d_c0 = d_c0.to(c0_dtype)
-        return d_a, d_u, d_p, d_s0, d_c0, None, None, None, None
+        return d_a, d_u, d_p, d_s0, d_c0, None, None, None, None, None
 
 
 def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor | None,
                      mode: int, hidden: int, s0: torch.Tensor | None = None, c0: torch.Tensor | None = None,
-                     cell_clip: float = 0.0, grad_clip: float = 0.0, fold: bool = False
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     cell_clip: float = 0.0, grad_clip: float = 0.0, fold: bool = False,
+                     proj_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run a cell's recurrence over padded, time-major sequences.
 
     Args:
@@ -349,6 +359,9 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
         grad_clip: > 0 clips the derivative going back through the recurrence, per frame,
             utterance and direction, to this 2-norm (Kaldi's ``clipping-threshold``, 30 in
             its LSTMP recipes); default 0: exact gradients.
+        proj_clip: > 0 clips each value of the projection's output ``r_t`` to [-proj_clip, proj_clip]
+            before it is fed back and output (TensorFlow's ``LSTMCell(proj_clip=...)``); with ``p``
+            and a recurrent cell only; default 0: off.
         fold: with a projection, run the loop on ``U P`` applied to ``m_{t-1}`` (one matrix
             product per step instead of two, a larger one) and compute every ``r_t`` after it;
             not with ``grad_clip``. The same function either way. Off by default: on one idle
@@ -366,9 +379,11 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
         raise ValueError(f"cell_clip ({cell_clip}) and grad_clip ({grad_clip}) must be >= 0")
     if cell_clip > 0 and mode in (SRNN_HIDDEN, GATES):
         raise ValueError(f"cell_clip is for cells with a recurrent cell state, not {CELL_TYPES[mode]}")
+    if proj_clip < 0 or (proj_clip > 0 and (p is None or mode == SRNN_HIDDEN)):
+        raise ValueError(f"proj_clip ({proj_clip}) must be >= 0, and > 0 only with a recurrent projection")
     if fold and p is not None and u is not None and mode != SRNN_HIDDEN:
-        if grad_clip > 0:
-            raise ValueError("grad_clip clips the derivative of r_t, which a folded projection does not form")
+        if grad_clip > 0 or proj_clip > 0:
+            raise ValueError("grad_clip and proj_clip act on r_t, which a folded projection does not form")
         # r_{t-1} = P m_{t-1} feeds U: the loop runs with U P on m_{t-1} (one product per step instead
         # of two) and r_t = P m_t is computed for all frames at once afterwards. Autograd composes the
         # gradients of U and P from those of U P and of the outputs.
@@ -378,7 +393,7 @@ def fused_recurrence(gx: torch.Tensor, u: torch.Tensor | None, p: torch.Tensor |
             gx = torch.cat([torch.cat([first, gx[:1, ..., nrec:]], -1), gx[1:]])
         m_, m, c = FusedRecurrence.apply(gx, torch.bmm(u, p), None, None, c0, mode, hidden, float(cell_clip), 0.0)
         return torch.einsum("tdbh,drh->tdbr", m, p.to(m.dtype)), m, c
-    return FusedRecurrence.apply(gx, u, p, s0, c0, mode, hidden, float(cell_clip), float(grad_clip))
+    return FusedRecurrence.apply(gx, u, p, s0, c0, mode, hidden, float(cell_clip), float(grad_clip), float(proj_clip))
 
 
 def reverse_padded(x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:

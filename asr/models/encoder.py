@@ -77,7 +77,7 @@ def recurrent_layer_of(name: str) -> int | None:
 def uses_torch_lstm(cfg: EncoderConfig) -> bool:
     """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
     return _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, cfg.lstm_impl,
-                       bool(cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm))
+                       bool(cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm or cfg.proj_clip))
 
 
 def _torch_lstm(cell: str, proj: int, nonrec_proj: int, bidirectional: bool, impl: str = "auto",
@@ -118,6 +118,8 @@ class EncoderConfig:
     #                             frame (Kaldi's BackpropTruncationComponent clipping-threshold: 30)
     gate_norm: bool = False  # layer-normalise each gate block's input-side pre-activation W x_t (fused only;
     #                          a learnt gain per unit, then the bias): large inputs cannot saturate the gates
+    proj_clip: float = 0.0  # clip each value of the projection's output r_t to [-proj_clip, proj_clip]
+    #                         (TensorFlow's LSTMCell proj_clip; with proj only)
     proj_max_norm: float = 0.0  # after each update, rescale rows of the recurrent projections to at most
     #                             this 2-norm (max-norm constraint; bounds r_t as tanh bounds an LSTM's m_t)
 
@@ -144,8 +146,12 @@ class EncoderConfig:
             raise ValueError(f"proj_max_norm ({self.proj_max_norm}) must be >= 0")
         if self.cell_clip < 0 or self.rec_grad_clip < 0:
             raise ValueError(f"cell_clip ({self.cell_clip}) and rec_grad_clip ({self.rec_grad_clip}) must be >= 0")
-        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip or self.gate_norm):
-            raise ValueError("cell_clip, rec_grad_clip and gate_norm need the fused recurrence (lstm_impl auto, fused)")
+        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip or self.gate_norm or self.proj_clip):
+            raise ValueError("cell_clip, rec_grad_clip, proj_clip and gate_norm need the fused recurrence "
+                             "(lstm_impl auto, fused)")
+        if self.proj_clip < 0 or (self.proj_clip and (not self.proj or self.cell == "lstm-srnn-hidden")):
+            raise ValueError(f"proj_clip ({self.proj_clip}) must be >= 0, and > 0 only with a recurrent projection "
+                             f"(proj > 0, a cell with a recurrence)")
         if self.cell_clip and self.cell in ("lstm-srnn-hidden", "lstm-gates"):
             raise ValueError(f"cell_clip: {self.cell} has no recurrent cell state to clip")
         if self.delay and self.bidirectional:
@@ -173,7 +179,7 @@ class RecurrentLayer(nn.Module):
         dropout: dropout between those stacked layers (default 0.0).
         torch_lstm: run on ``torch.nn.LSTM`` (``cell="lstm"`` without ``nonrec_proj`` only;
             default: ``lstm_impl: auto``'s rule, see :func:`uses_torch_lstm`).
-        cell_clip, grad_clip: the fused recurrence's stabilisers (see
+        cell_clip, grad_clip, proj_clip: the fused recurrence's stabilisers (see
             :func:`asr.models.cells.fused_recurrence`; default 0: off).
         gate_norm: layer-normalise the input-side pre-activation of each gate block over its H
             units (then a learnt gain ``gate_gain`` (D, blocks, H) and the bias); fused only.
@@ -182,7 +188,7 @@ class RecurrentLayer(nn.Module):
     def __init__(self, cell: str, input_size: int, hidden: int, proj: int = 0, nonrec_proj: int = 0,
                  bidirectional: bool = False, forget_bias: float = 1.0, num_layers: int = 1,
                  dropout: float = 0.0, torch_lstm: bool | None = None, cell_clip: float = 0.0,
-                 grad_clip: float = 0.0, gate_norm: bool = False) -> None:
+                 grad_clip: float = 0.0, gate_norm: bool = False, proj_clip: float = 0.0) -> None:
         super().__init__()
         self.cell, self.mode = cell, MODE[cell]
         self.hidden, self.proj, self.nonrec_proj = hidden, proj, nonrec_proj
@@ -191,13 +197,14 @@ class RecurrentLayer(nn.Module):
         self.output_size = D * ((proj or H) + nonrec_proj)
         if torch_lstm is None:
             torch_lstm = _torch_lstm(cell, proj, nonrec_proj, bidirectional,
-                                     fused_only=bool(cell_clip or grad_clip or gate_norm))
+                                     fused_only=bool(cell_clip or grad_clip or gate_norm or proj_clip))
         if torch_lstm and (cell != "lstm" or nonrec_proj):
             raise ValueError("torch.nn.LSTM runs cell=lstm without nonrec_proj only")
-        if torch_lstm and (cell_clip or grad_clip or gate_norm):
-            raise ValueError("cell_clip, grad_clip and gate_norm need the fused recurrence, not torch.nn.LSTM")
+        if torch_lstm and (cell_clip or grad_clip or gate_norm or proj_clip):
+            raise ValueError("cell_clip, grad_clip, proj_clip and gate_norm need the fused recurrence, "
+                             "not torch.nn.LSTM")
         self.use_nn_lstm = torch_lstm
-        self.cell_clip, self.grad_clip = cell_clip, grad_clip
+        self.cell_clip, self.grad_clip, self.proj_clip = cell_clip, grad_clip, proj_clip
         if num_layers != 1 and not self.use_nn_lstm:
             raise ValueError("num_layers > 1 only for the torch.nn.LSTM case; stack layers with Encoder")
         bound = 1.0 / math.sqrt(H)  # the initialisation of torch.nn.LSTM
@@ -279,7 +286,8 @@ class RecurrentLayer(nn.Module):
         recurrent_proj = self.weight_proj if self.mode != SRNN_HIDDEN else None
         s0, c0 = state if state is not None else (None, None)
         s, m, c = fused_recurrence(gx, self.weight_hh, recurrent_proj, self.mode, H,
-                                   s0 if self.mode != SRNN_HIDDEN else None, c0, self.cell_clip, self.grad_clip)
+                                   s0 if self.mode != SRNN_HIDDEN else None, c0, self.cell_clip, self.grad_clip,
+                                   proj_clip=self.proj_clip)
         # Each utterance's state at its own last frame (the backward direction's last is frame 0).
         last = (x_lens.to(x.device) - 1).clamp(min=0).view(1, 1, B, 1)
         final = (s.gather(0, last.expand(1, D, B, s.shape[-1]))[0],
@@ -320,7 +328,8 @@ class Encoder(nn.Module):
         for _ in range(cfg.layers if not layers else 0):
             layer = RecurrentLayer(cfg.cell, size, cfg.hidden, cfg.proj, cfg.nonrec_proj,
                                    cfg.bidirectional, cfg.forget_bias, torch_lstm=False,
-                                   cell_clip=cfg.cell_clip, grad_clip=cfg.rec_grad_clip, gate_norm=cfg.gate_norm)
+                                   cell_clip=cfg.cell_clip, grad_clip=cfg.rec_grad_clip, gate_norm=cfg.gate_norm,
+                                   proj_clip=cfg.proj_clip)
             layers.append(layer)
             size = layer.output_size
         self.layers = nn.ModuleList(layers)

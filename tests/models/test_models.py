@@ -412,8 +412,10 @@ def test_lstmp_runs_fused_by_default():
         EncoderConfig(lstm_impl="cudnn")
 
 
-def _reference_lstmp(layer: RecurrentLayer, x: torch.Tensor, cell_clip: float, grad_clip: float) -> torch.Tensor:
-    """A step-by-step autograd LSTMP (one direction) with cell clipping and recurrent-derivative clipping."""
+def _reference_lstmp(layer: RecurrentLayer, x: torch.Tensor, cell_clip: float, grad_clip: float,
+                     proj_clip: float = 0.0) -> torch.Tensor:
+    """A step-by-step autograd LSTMP (one direction) with cell clipping, recurrent-derivative clipping and
+    clipping of the projection's output."""
     H = layer.hidden
     U, P = layer.weight_hh[0], layer.weight_proj[0]
     gx = x @ layer.weight_ih.t() + layer.bias
@@ -434,6 +436,8 @@ def _reference_lstmp(layer: RecurrentLayer, x: torch.Tensor, cell_clip: float, g
         if cell_clip > 0:
             c = c.clamp(-cell_clip, cell_clip)
         r = (o * c.tanh()) @ P.t()
+        if proj_clip > 0:
+            r = r.clamp(-proj_clip, proj_clip)
         outs.append(r)
     return torch.stack(outs)
 
@@ -465,6 +469,28 @@ def test_cell_and_recurrent_gradient_clipping_match_a_reference(cell_clip, grad_
         assert not torch.allclose(g_exact, got[0])
 
 
+@pytest.mark.parametrize("grad_clip", [0.0, 0.05])
+def test_projection_clipping_matches_a_reference(grad_clip):
+    """proj_clip (TensorFlow's LSTMCell proj_clip): r_t clipped before it is fed back and output; no gradient
+    through a clipped value. Values and gradients equal a step-by-step autograd LSTMP."""
+    torch.manual_seed(6)
+    layer = RecurrentLayer("lstm", 3, 6, proj=4, grad_clip=grad_clip, proj_clip=0.1).to(DTYPE)
+    x = torch.randn(12, 2, 3, dtype=DTYPE, requires_grad=True)
+    lens = torch.tensor([12, 12])
+    y = layer(x, lens)
+    assert y.abs().max() <= 0.1 and (y.abs() == 0.1).float().mean() > 0.05  # the clip is reached
+    ref = _reference_lstmp(layer, x, 0.0, grad_clip, proj_clip=0.1)
+    torch.testing.assert_close(y, ref)
+    w = torch.randn_like(y)
+    got = torch.autograd.grad((y * w).sum(), [x, *layer.parameters()])
+    want = torch.autograd.grad((ref * w).sum(), [x, *layer.parameters()])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    free = RecurrentLayer("lstm", 3, 6, proj=4, grad_clip=grad_clip).to(DTYPE)
+    free.load_state_dict(layer.state_dict())
+    assert not torch.allclose(free(x, lens), y)
+
+
 def test_stabiliser_options_are_checked():
     with pytest.raises(ValueError, match="cell_clip"):
         EncoderConfig(cell="lstm-gates", cell_clip=5.0)
@@ -472,6 +498,12 @@ def test_stabiliser_options_are_checked():
         EncoderConfig(cell_clip=5.0, lstm_impl="torch")
     with pytest.raises(ValueError):
         EncoderConfig(rec_grad_clip=-1.0)
+    for bad in (dict(proj_clip=1.0), dict(proj=4, proj_clip=-1.0), dict(cell="lstm-srnn-hidden", proj=4, proj_clip=1.0),
+                dict(proj=4, proj_clip=1.0, lstm_impl="torch")):
+        with pytest.raises(ValueError, match="proj_clip"):
+            EncoderConfig(**bad)
+    assert not build_model(EncoderConfig(hidden=8, proj=4, layers=1, bidirectional=True, proj_clip=1.0), 3, 2
+                           ).encoder.layers[0].use_nn_lstm  # a BLSTMP with it runs fused
     model = build_model(EncoderConfig(hidden=8, layers=2, cell_clip=3.0, rec_grad_clip=30.0), 3, 2)
     assert not model.encoder.layers[0].use_nn_lstm and model.encoder.layers[1].grad_clip == 30.0
 
