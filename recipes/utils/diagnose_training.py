@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         norms: dict[str, float] = {}
 
         def grad_norms(out: object) -> None:  # called by Trainer.update before clipping and the step
+            norms.clear()
             norms.update({k: math.sqrt(sum(float(q.grad.pow(2).sum()) for q in ps if q.grad is not None))
                           for k, ps in groups.items()})
-            norms["total"] = math.sqrt(sum(v * v for v in norms.values()))
+            norms["total"] = math.sqrt(sum(v * v for v in norms.values()))  # of the groups (not an earlier total)
 
         records = []
         if args.lr_range:

@@ -28,4 +28,7 @@ def test_records_and_lr_range_test(tmp_path):
     lrs = [rec["lr"] for rec in records]
     assert lrs == sorted(lrs) and lrs[0] < 2e-4 and lrs[-1] > 0.5  # exponential from LO to HI
     assert {"layer0", "layer1", "output"} <= set(records[0]["grad_norm"])  # per layer, nn.LSTM's too
+    for rec in records:  # the total is that of this update's groups (it once took in the previous total)
+        g = rec["grad_norm"]
+        assert abs(g["total"] - sum(v * v for k, v in g.items() if k != "total") ** 0.5) < 1e-3 * g["total"] + 2e-4
     assert "lr range test: smoothed loss falls fastest at lr" in r.stdout
