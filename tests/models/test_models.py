@@ -442,6 +442,19 @@ def _reference_lstmp(layer: RecurrentLayer, x: torch.Tensor, cell_clip: float, g
     return torch.stack(outs)
 
 
+def _assert_same_function(layer: RecurrentLayer, x: torch.Tensor, y: torch.Tensor, ref: torch.Tensor
+                          ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """``y`` (the layer's output) equals ``ref`` in value and in the gradients of x and every parameter
+    under a random weighting ``w`` of the outputs; returns the layer's gradients (x first) and ``w``."""
+    torch.testing.assert_close(y, ref)
+    w = torch.randn_like(y)
+    got = torch.autograd.grad((y * w).sum(), [x, *layer.parameters()], retain_graph=True)
+    want = torch.autograd.grad((ref * w).sum(), [x, *layer.parameters()])
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    return got, w
+
+
 @pytest.mark.parametrize("cell_clip,grad_clip", [(0.0, 0.0), (0.4, 0.0), (0.0, 0.05), (0.4, 0.05)])
 def test_cell_and_recurrent_gradient_clipping_match_a_reference(cell_clip, grad_clip):
     torch.manual_seed(4)
@@ -452,12 +465,7 @@ def test_cell_and_recurrent_gradient_clipping_match_a_reference(cell_clip, grad_
     lens = torch.tensor([12, 12])
     y = layer(x, lens)
     ref = _reference_lstmp(layer, x, cell_clip, grad_clip)
-    torch.testing.assert_close(y, ref)
-    w = torch.randn_like(y)
-    got = torch.autograd.grad((y * w).sum(), [x, *layer.parameters()])
-    want = torch.autograd.grad((ref * w).sum(), [x, *layer.parameters()])
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
+    got, w = _assert_same_function(layer, x, y, ref)
     if cell_clip:  # the clip is reached, so the test covers it
         free = RecurrentLayer("lstm", 3, 6, proj=4).to(DTYPE)
         free.load_state_dict(layer.state_dict())
@@ -480,12 +488,7 @@ def test_projection_clipping_matches_a_reference(grad_clip):
     y = layer(x, lens)
     assert y.abs().max() <= 0.1 and (y.abs() == 0.1).float().mean() > 0.05  # the clip is reached
     ref = _reference_lstmp(layer, x, 0.0, grad_clip, proj_clip=0.1)
-    torch.testing.assert_close(y, ref)
-    w = torch.randn_like(y)
-    got = torch.autograd.grad((y * w).sum(), [x, *layer.parameters()])
-    want = torch.autograd.grad((ref * w).sum(), [x, *layer.parameters()])
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
+    got, w = _assert_same_function(layer, x, y, ref)
     free = RecurrentLayer("lstm", 3, 6, proj=4, grad_clip=grad_clip).to(DTYPE)
     free.load_state_dict(layer.state_dict())
     assert not torch.allclose(free(x, lens), y)
