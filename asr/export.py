@@ -94,7 +94,7 @@ def _exportable(system: Any) -> nn.Module:
     if not _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, "torch"):
         raise ExportError(f"export needs a model torch.nn.LSTM can run (cell lstm without nonrec_proj); this one "
                           f"is cell={cfg.cell}, nonrec_proj={cfg.nonrec_proj}")
-    if cfg.gate_norm or cfg.cell_clip or cfg.rec_grad_clip or cfg.proj_clip:
+    if cfg.fused_only:
         raise ExportError("export: gate_norm, cell_clip, rec_grad_clip and proj_clip run on the fused recurrence only, "
                           "which has no exportable graph yet")
     torch_cfg = dataclasses.replace(cfg, lstm_impl="torch")

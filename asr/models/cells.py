@@ -230,8 +230,7 @@ def _recurrence_backward(d_s: torch.Tensor, d_m: torch.Tensor, d_c: torch.Tensor
     if p is None:  # s_t is m_t: their incoming grads add up, for all frames at once
         d_sm_ts = (d_s + d_m).unbind(0)
     d_s_tot = acts.new_empty(T, D, B, p.shape[1]) if p is not None else None
-    keep_r = (s.abs() < proj_clip).to(acts.dtype).unbind(0) if proj_clip > 0 and p is not None and s is not None \
-        else None
+    keep_r = (s.abs() < proj_clip).to(acts.dtype).unbind(0) if proj_clip > 0 else None  # (fused_recurrence: with p)
     dc_carry: torch.Tensor | None = None
 
     def recurrent(t: int) -> torch.Tensor:

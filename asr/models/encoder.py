@@ -76,8 +76,7 @@ def recurrent_layer_of(name: str) -> int | None:
 
 def uses_torch_lstm(cfg: EncoderConfig) -> bool:
     """Whether the encoder of ``cfg`` runs on one multi-layer ``torch.nn.LSTM``."""
-    return _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, cfg.lstm_impl,
-                       bool(cfg.cell_clip or cfg.rec_grad_clip or cfg.gate_norm or cfg.proj_clip))
+    return _torch_lstm(cfg.cell, cfg.proj, cfg.nonrec_proj, cfg.bidirectional, cfg.lstm_impl, cfg.fused_only)
 
 
 def _torch_lstm(cell: str, proj: int, nonrec_proj: int, bidirectional: bool, impl: str = "auto",
@@ -123,6 +122,11 @@ class EncoderConfig:
     proj_max_norm: float = 0.0  # after each update, rescale rows of the recurrent projections to at most
     #                             this 2-norm (max-norm constraint; bounds r_t as tanh bounds an LSTM's m_t)
 
+    @property
+    def fused_only(self) -> bool:
+        """Whether an option that only the fused recurrence has is set (torch.nn.LSTM and export have none)."""
+        return bool(self.cell_clip or self.rec_grad_clip or self.gate_norm or self.proj_clip)
+
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell {self.cell!r} is not one of {', '.join(CELL_TYPES)}")
@@ -146,7 +150,7 @@ class EncoderConfig:
             raise ValueError(f"proj_max_norm ({self.proj_max_norm}) must be >= 0")
         if self.cell_clip < 0 or self.rec_grad_clip < 0:
             raise ValueError(f"cell_clip ({self.cell_clip}) and rec_grad_clip ({self.rec_grad_clip}) must be >= 0")
-        if self.lstm_impl == "torch" and (self.cell_clip or self.rec_grad_clip or self.gate_norm or self.proj_clip):
+        if self.lstm_impl == "torch" and self.fused_only:
             raise ValueError("cell_clip, rec_grad_clip, proj_clip and gate_norm need the fused recurrence "
                              "(lstm_impl auto, fused)")
         if self.proj_clip < 0 or (self.proj_clip and (not self.proj or self.cell == "lstm-srnn-hidden")):

@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from asr.errors import AsrError
-from asr.train.backend import DDP, attempt_store, init_process_group
+from asr.train.backend import DDP, attempt_store, init_process_group, under_agent_store
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def _rpc_init_method() -> str:
 
     from torch.distributed.rendezvous import register_rendezvous_handler
 
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
+    if not under_agent_store():
         return "env://"
 
     def handler(url: str, timeout: datetime.timedelta = datetime.timedelta(minutes=30), **kwargs: Any) -> Any:

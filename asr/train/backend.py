@@ -147,6 +147,13 @@ class SingleProcess:
 DIST_MODES = ("none", "ddp", "model-avg", "asgd", "hogwild")
 
 
+def under_agent_store() -> bool:
+    """Whether this process was started by torchrun's agent, whose store at ``MASTER_ADDR:MASTER_PORT`` it uses."""
+    import os
+
+    return os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and "MASTER_ADDR" in os.environ
+
+
 def attempt_store(prefix: str, timeout: Any) -> Any:
     """A client of torchrun's agent store with its keys under ``<prefix>/attempt_<TORCHELASTIC_RESTART_COUNT>``,
     or None outside torchrun's agent. After a restart (``--max-restarts``) the processes otherwise meet the
@@ -156,7 +163,7 @@ def attempt_store(prefix: str, timeout: Any) -> Any:
 
     import torch.distributed as dist
 
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or "MASTER_ADDR" not in os.environ:
+    if not under_agent_store():
         return None
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
                           timeout=timeout)

@@ -63,19 +63,18 @@ def run_staleness(exp: Path) -> dict[str, dict[str, float]]:
             for w, o in out.items()}
 
 
-def repeat_dir(data: Path, k: int) -> None:
-    """List every utterance of a data dir ``k`` times, under the ids ``<utt>-r<i>`` (same speaker)."""
+def repeat_dir(data: Path, k: int) -> Path:
+    """A data dir listing every utterance of ``data`` ``k`` times, under the ids ``<utt>-r<i>`` (same speaker)."""
     if k <= 1:
-        return
-    for name in ("wav.scp", "text", "utt2spk"):
-        lines = (data / name).read_text().splitlines()
-        out = [f"{u}-r{i} {rest}" for line in lines for u, rest in [line.split(maxsplit=1)] for i in range(k)]
-        (data / name).write_text("".join(f"{line}\n" for line in sorted(out)))
-    spk: dict[str, list[str]] = {}
-    for line in (data / "utt2spk").read_text().splitlines():
-        u, s = line.split()
-        spk.setdefault(s, []).append(u)
-    (data / "spk2utt").write_text("".join(f"{s} {' '.join(us)}\n" for s, us in sorted(spk.items())))
+        return data
+    from asr.datadir import combine_data, copy_data_dir
+
+    copies = [data.with_name(f"{data.name}_r{i}") for i in range(k)]
+    for i, c in enumerate(copies):
+        copy_data_dir(data, c, utt_suffix=f"-r{i}", validate=False)
+    out = data.with_name(f"{data.name}_x{k}")
+    combine_data(out, copies)
+    return out
 
 
 def cpu_model() -> str:
@@ -112,7 +111,7 @@ def main() -> None:
     utts = sorted(f.stem for f in (DEMO / "train").glob("*.flac"))
     data = write_demo_dir(tmp / "train", "train", utts)
     frames = args.repeat * sum(int(sf.info(str(DEMO / "train" / f"{u}.flac")).duration * 100) for u in utts)
-    repeat_dir(data, args.repeat)
+    data = repeat_dir(data, args.repeat)
     conf = REPO / "egs" / "demo" / "s5" / "conf" / "train.yaml"
     common = ["--config", str(conf), "--no-progress", "--train.epochs", str(args.epochs), "--train.average_last", "1",
               "--data.train", str(data), "--data.dev", ""]
