@@ -69,6 +69,41 @@ def spec_augment(x: torch.Tensor, x_lens: torch.Tensor, num_freq_masks: int = 2,
     return x.masked_fill(mask & valid, mask_value)
 
 
+def eq_perturb(x: torch.Tensor, x_lens: torch.Tensor, max_db: float, order: int = 4, first_bin: int = 0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random smooth frequency response per utterance on log-mel features: a channel perturbation.
+
+    Microphones, rooms and voices differ in spectral tilt and broad resonances, which on log
+    filterbanks is a curve added to every frame. Each utterance gets
+    ``sum_{k=1..order} a_k cos(pi k (j + 1/2) / F)`` dB on mel bin j of F, with each ``a_k`` drawn
+    uniformly in ``[-max_db / order, max_db / order]`` (so no bin moves by more than ``max_db``).
+    The constant term (k = 0, a plain gain) is left out: that is ``gain_perturb``'s.
+
+    Args:
+        x: (B, T, F') padded log filterbank features (natural log of power, Kaldi's fbank).
+        x_lens: (B,) valid frames; padded frames are left as they were.
+        max_db: bound of the curve in dB of power (> 0).
+        order: number of cosine terms (default 4: curves with up to 4 broad bumps).
+        first_bin: columns before it are left alone (1 with a log-energy column first).
+        generator: random source (default: torch's global generator); B * order draws.
+
+    Returns:
+        (B, T, F') perturbed copy of ``x``.
+    """
+    B, T, Fall = x.shape
+    F = Fall - first_bin
+    device = x.device
+    a = (2 * _uniform((B, order), generator, device) - 1) * (max_db / order)  # (B, K) dB
+    k = torch.arange(1, order + 1, device=device, dtype=torch.float64)[:, None]
+    j = torch.arange(F, device=device, dtype=torch.float64)[None, :]
+    basis = torch.cos(torch.pi * k * (j + 0.5) / F)  # (K, F)
+    curve = (a @ basis) * (np.log(10.0) / 10.0)  # (B, F) in nats of power
+    valid = (torch.arange(T, device=device)[None, :] < x_lens.to(device)[:, None])[..., None]
+    out = x.clone()
+    out[..., first_bin:] += (curve[:, None, :] * valid).to(x.dtype)
+    return out
+
+
 def speed_perturb(wave: torch.Tensor | np.ndarray, sr: int, factor: float) -> torch.Tensor:
     """Change speed by ``factor`` like ``sox ... speed <factor>``: tempo and pitch both change.
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from asr.config import ConfigError
-from asr.features.augment import perturb_waveforms, repad, spec_augment, speed_perturb
+from asr.features.augment import eq_perturb, perturb_waveforms, repad, spec_augment, speed_perturb
 from asr.features.cmvn import apply_cmvn, read_cmvn_stats, utterance_cmvn_stats
 from asr.features.deltas import add_deltas
 from asr.features.fbank import KALDI_WAVE_SCALE, Fbank, FbankError, FbankOptions, num_frames
@@ -68,6 +68,10 @@ class FrontendConfig:
     # VTLP (Jaitly & Hinton 2013): each training utterance's filterbank gets a VTLN warp factor drawn
     # from [lo, hi] (in steps of 0.01), as if a speaker with a longer or shorter vocal tract said it
     vtlp: list[float] = field(default_factory=list)  # [lo, hi] VTLN warp per utterance, e.g. [0.9, 1.1] (training)
+    # A random smooth frequency response per training utterance, at most this many dB in any mel bin
+    # (augment.eq_perturb: eq_order cosine terms over the bins): other microphones, rooms, voices
+    eq_perturb: float = 0.0  # dB, 0 = off (log filterbanks only)
+    eq_order: int = 4  # cosine terms of the eq_perturb curve
 
 
 def fbank_args(opts: FbankOptions) -> list[str]:
@@ -147,6 +151,9 @@ class Frontend(nn.Module):
                     dataclasses.replace(self.fbank_opts, vtln_warp=a).validate(f"frontend.vtlp {cfg.vtlp}")
                 except FbankError as e:
                     raise ConfigError(str(e)) from None
+        if cfg.eq_perturb < 0 or cfg.eq_order < 1 or (cfg.eq_perturb > 0 and not self.fbank_opts.use_log_fbank):
+            raise ConfigError(f"frontend.eq_perturb: {cfg.eq_perturb} dB with eq_order {cfg.eq_order} (need "
+                              f">= 0 dB, order >= 1, and log filterbanks: use-log-fbank=true)")
         self.fbank = Fbank(self.fbank_opts) if cfg.feature_source == "wav" else None
         self.feat_dim = self.fbank_opts.num_features
         # Count 0 = not set yet; the shape follows the statistics given (static or full dimension).
@@ -341,6 +348,8 @@ class Frontend(nn.Module):
             feats, lens = self.warped_fbank(x, x_lens, generator)
         else:
             feats, lens = self._static(x, x_lens)
+        if train and cfg.eq_perturb > 0:
+            feats = eq_perturb(feats, lens, cfg.eq_perturb, cfg.eq_order, int(self.fbank_opts.use_energy), generator)
         stats: torch.Tensor | None = None
         if cfg.cmvn == "global":
             if self.needs_global_stats:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.features.augment import spec_augment, speed_perturb
+from asr.features.augment import eq_perturb, spec_augment, speed_perturb
 
 
 def _masked(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -131,3 +131,26 @@ def test_perturb_waveforms_pad_gain_noise():
     out, _ = perturb_waveforms(waves[:1], lens[:1], sr, snr_db=(10.0, 10.0), generator=torch.Generator().manual_seed(2))
     snr = 10 * torch.log10(w.pow(2).mean() / (out[0] - w).pow(2).mean())
     assert abs(float(snr) - 10.0) < 0.5
+
+
+def test_eq_perturb_is_a_bounded_smooth_curve_per_utterance():
+    """Each utterance gets one curve, the same on every valid frame, within max_db; padding and
+    the skipped first column are left alone; no constant term; the same draws with the same seed."""
+    x = torch.randn(3, 20, 24, dtype=torch.float64)
+    lens = torch.tensor([20, 12, 0])
+    x[1, 12:] = 0
+    x[2] = 0
+    y = eq_perturb(x, lens, 6.0, order=4, first_bin=1, generator=torch.Generator().manual_seed(0))
+    d = y - x
+    assert torch.equal(d[..., 0], torch.zeros(3, 20, dtype=d.dtype))
+    assert torch.equal(d[1, 12:], torch.zeros(8, 24, dtype=d.dtype)) and torch.equal(d[2], torch.zeros_like(d[2]))
+    for b, n in ((0, 20), (1, 12)):
+        curve = d[b, :n, 1:]
+        torch.testing.assert_close(curve, curve[:1].expand_as(curve))  # one curve for every frame
+        db = curve[0] * 10 / np.log(10.0)
+        assert float(db.abs().max()) <= 6.0 + 1e-9 and float(db.abs().max()) > 0.1
+        assert abs(float(db.mean())) < 1e-9  # cosines over the bin centres sum to zero: no gain
+        assert float((db[1:] - db[:-1]).abs().max()) <= 6.0 / 4 * np.pi * 10 / 23  # smooth: sum_k a_k pi k / F
+    assert not torch.allclose(d[0, 0, 1:], d[1, 0, 1:])
+    again = eq_perturb(x, lens, 6.0, order=4, first_bin=1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(y, again)

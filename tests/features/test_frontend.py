@@ -217,9 +217,28 @@ def test_waveform_perturbations_only_in_training(tmp_path):
     t, t_lens = fe(waves, lens, generator=torch.Generator().manual_seed(0))
     assert (t_lens >= clean_lens).all() and (t_lens > clean_lens).any()
     for bad in (dict(gain_perturb=[3.0]), dict(noise_snr=[10.0, 0.0]), dict(pad_perturb=-1.0),
-                dict(feature_source="feats", gain_perturb=[-1.0, 1.0])):
+                dict(feature_source="feats", gain_perturb=[-1.0, 1.0]), dict(eq_perturb=-1.0),
+                dict(eq_perturb=3.0, eq_order=0), dict(eq_perturb=3.0, fbank_args=["--use-log-fbank=false"])):
         with pytest.raises(ConfigError):
             Frontend(FrontendConfig(**bad))
+
+
+def test_eq_perturb_only_in_training_on_stored_features_too(tmp_path):
+    """frontend.eq_perturb adds a per-utterance curve over the bins before CMVN, in training only,
+    for waveforms and stored fbank features alike; off, the draws of the other augmentations do not move."""
+    waves, lens = _waves([8000, 6000])
+    base = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none")
+    clean, clean_lens = Frontend(base).eval()(waves, lens)
+    fe = Frontend(dataclasses.replace(base, eq_perturb=6.0))
+    torch.testing.assert_close(fe.eval()(waves, lens)[0], clean)
+    t, t_lens = fe.train()(waves, lens, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(t_lens, clean_lens)
+    d = (t - clean)[0, : int(clean_lens[0])]
+    torch.testing.assert_close(d, d[:1].expand_as(d), atol=1e-4, rtol=0)
+    assert 0.05 < float(d.abs().max()) <= 6.0 * np.log(10.0) / 10 + 1e-4
+    feats = Frontend(dataclasses.replace(base, feature_source="feats", eq_perturb=6.0)).train()
+    f, _ = feats(clean, clean_lens, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(f, t, atol=1e-4, rtol=0)  # the same draws on stored features
 
 
 def test_speaker_cmvn_prior_from_global_stats(tmp_path):
