@@ -56,6 +56,16 @@ def test_keep_takes_model_units_and_frontend_from_the_init_model(base, tmp_path)
     assert saved["system"]["model"]["hidden"] == 24
 
 
+def test_the_run_s_own_augmentation_applies_to_the_init_model(base, tmp_path):
+    """Training-only frontend fields (augmentation) come from the fine-tuning run, the rest from the init model."""
+    _, exp = base
+    t = _trainer(_new_dir(tmp_path), tmp_path / "ft", train__init_from=str(exp), frontend__cmvn="global",
+                 frontend__vtlp="[0.9,1.1]", frontend__eq_perturb=6.0, frontend__gain_perturb="[-5,5]")
+    fe = t.cfg.frontend
+    assert fe.cmvn == "utterance"  # the init model's features
+    assert fe.vtlp == [0.9, 1.1] and fe.eq_perturb == 6.0 and fe.gain_perturb == [-5.0, 5.0]
+
+
 def test_keep_rejects_an_unknown_unit_naming_the_utterance(base, tmp_path):
     _, exp = base
     new = _new_dir(tmp_path, "QUIZ")  # Q is in no demo word
