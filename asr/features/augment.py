@@ -9,6 +9,8 @@ resampled with libsoxr so that tempo and pitch both change by ``factor``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -156,11 +158,56 @@ def background_level(wave: torch.Tensor, sr: int, window: float = 0.025) -> torc
     return frames.pow(2).mean(dim=1).min().sqrt()
 
 
+def synthetic_rir(rt60: float, drr_db: float, sr: int, generator: torch.Generator | None = None,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """A generated room impulse response: a direct path and an exponentially decaying diffuse tail.
+
+    The tail is Gaussian noise under the envelope ``exp(-3 ln(10) t / rt60)`` (energy 60 dB down
+    after ``rt60`` seconds, the definition of the reverberation time), from 1 ms after the direct
+    path to ``rt60`` seconds; its energy is ``drr_db`` dB below the direct path's (the
+    direct-to-reverberant ratio). The statistical model of late reverberation (Polack 1988) without
+    a room geometry: no early reflections, no frequency-dependent decay.
+
+    Returns:
+        (L,) float32, ``h[0] = 1``.
+    """
+    if rt60 <= 0:
+        raise ValueError(f"rt60 must be > 0, got {rt60}")
+    n = max(2, int(rt60 * sr))
+    start = min(n - 1, max(1, int(0.001 * sr)))
+    t = torch.arange(n - start, device=device, dtype=torch.float64) / sr
+    tail = torch.randn(n - start, generator=generator, device=device, dtype=torch.float64)
+    tail = tail * torch.exp(-3 * math.log(10) * t / rt60)
+    tail = tail * (10 ** (-drr_db / 10) / tail.pow(2).sum().clamp_min(1e-30)).sqrt()
+    h = torch.zeros(n, device=device, dtype=torch.float64)
+    h[0] = 1.0
+    h[start:] = tail
+    return h.float()
+
+
+def reverberate(wave: torch.Tensor, rir: torch.Tensor) -> torch.Tensor:
+    """``wave`` (N,) convolved with ``rir`` (L,) (FFT), cut to N samples and scaled back to its RMS."""
+    n = wave.numel()
+    if n == 0:
+        return wave
+    size = n + rir.numel() - 1
+    out = torch.fft.irfft(torch.fft.rfft(wave.double(), size) * torch.fft.rfft(rir.to(wave.device).double(), size),
+                          size)[:n]
+    scale = (wave.double().pow(2).sum() / out.pow(2).sum().clamp_min(1e-30)).sqrt()
+    return (out * scale).to(wave.dtype)
+
+
 def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: float = 0.0,
                       gain_db: tuple[float, float] | None = None, snr_db: tuple[float, float] | None = None,
-                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      generator: torch.Generator | None = None, rt60: tuple[float, float] | None = None,
+                      drr_db: tuple[float, float] = (0.0, 10.0), reverb_prob: float = 0.5
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Training-time waveform perturbations, one random draw per utterance.
 
+    * ``rt60``: with probability ``reverb_prob``, the utterance convolved with a
+      :func:`synthetic_rir` of reverberation time uniform in ``[lo, hi]`` seconds and
+      direct-to-reverberant ratio uniform in ``drr_db`` (before the padding: the room acts on the
+      speech, the padded background is the recording's), cut to its length and kept at its RMS.
     * ``pad``: at each end, independently, half the time nothing and half the time up to ``pad``
       seconds (uniform) of the utterance's own background noise (Gaussian at
       :func:`background_level`), so that speech does not always start at the first frame and the
@@ -190,9 +237,14 @@ def perturb_waveforms(waves: torch.Tensor, lens: torch.Tensor, sr: int, pad: flo
     trail = [max(0, int(v * sr)) for v in uniform(-pad, pad)] if pad > 0 else [0] * B
     gains = [10 ** (g / 20) for g in uniform(*gain_db)] if gain_db else [1.0] * B
     snrs = uniform(*snr_db) if snr_db else None
+    if rt60:
+        rooms = uniform(0.0, 1.0)
+        times, drrs = uniform(*rt60), uniform(*drr_db)
     out = []
     for b in range(B):
         w = waves[b, : int(lens[b])]
+        if rt60 and rooms[b] < reverb_prob and w.numel():
+            w = reverberate(w, synthetic_rir(times[b], drrs[b], sr, generator, gen_device))
         if lead[b] or trail[b]:
             level = background_level(w, sr)
             noise = torch.randn(lead[b] + trail[b], generator=generator, device=gen_device).to(w) * level

@@ -65,6 +65,11 @@ class FrontendConfig:
     pad_perturb: float = 0.0  # each end, half the time: up to this many seconds of the utterance's background
     gain_perturb: list[float] = field(default_factory=list)  # [lo, hi] dB, a gain drawn per utterance (training)
     noise_snr: list[float] = field(default_factory=list)  # [lo, hi] dB, white noise at an SNR drawn per utterance
+    # Generated reverberation (augment.synthetic_rir): with probability reverb_prob a training utterance
+    # is convolved with a decaying-noise room response, RT60 and direct-to-reverberant ratio drawn per utterance
+    reverb_rt60: list[float] = field(default_factory=list)  # [lo, hi] seconds, e.g. [0.2, 0.8]; empty = off
+    reverb_drr: list[float] = field(default_factory=lambda: [0.0, 10.0])  # [lo, hi] dB
+    reverb_prob: float = 0.5  # the share of training utterances reverberated
     # VTLP (Jaitly & Hinton 2013): each training utterance's filterbank gets a VTLN warp factor drawn
     # from [lo, hi] (in steps of 0.01), as if a speaker with a longer or shorter vocal tract said it
     vtlp: list[float] = field(default_factory=list)  # [lo, hi] VTLN warp per utterance, e.g. [0.9, 1.1] (training)
@@ -135,10 +140,18 @@ class Frontend(nn.Module):
             r = getattr(cfg, name)
             if r and (len(r) != 2 or r[0] > r[1]):
                 raise ConfigError(f"frontend.{name}: expected [lo, hi] in dB with lo <= hi, got {r}")
+        if cfg.reverb_rt60 and (len(cfg.reverb_rt60) != 2 or not 0 < cfg.reverb_rt60[0] <= cfg.reverb_rt60[1] <= 3):
+            raise ConfigError(f"frontend.reverb_rt60: expected [lo, hi] seconds with 0 < lo <= hi <= 3, "
+                              f"got {cfg.reverb_rt60}")
+        if len(cfg.reverb_drr) != 2 or cfg.reverb_drr[0] > cfg.reverb_drr[1]:
+            raise ConfigError(f"frontend.reverb_drr: expected [lo, hi] in dB with lo <= hi, got {cfg.reverb_drr}")
+        if not 0 <= cfg.reverb_prob <= 1:
+            raise ConfigError(f"frontend.reverb_prob: {cfg.reverb_prob} (a probability, 0-1)")
         if cfg.pad_perturb < 0:
             raise ConfigError(f"frontend.pad_perturb: {cfg.pad_perturb} (seconds, must be >= 0)")
-        if (cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr) and cfg.feature_source != "wav":
-            raise ConfigError("frontend.pad_perturb, gain_perturb and noise_snr need feature_source=wav "
+        waveform_perturbations = cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr or cfg.reverb_rt60
+        if waveform_perturbations and cfg.feature_source != "wav":
+            raise ConfigError("frontend.pad_perturb, gain_perturb, noise_snr and reverb_rt60 need feature_source=wav "
                               "(they change the waveform)")
         self.fbank_opts = resolve_fbank_options(cfg)
         if cfg.vtlp:
@@ -339,9 +352,11 @@ class Frontend(nn.Module):
         train = self.training if train is None else train
         if train and self.fbank is not None and cfg.speed_perturb:
             x, x_lens = self.perturb_speed(x, x_lens, generator)
-        if train and self.fbank is not None and (cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr):
+        if train and self.fbank is not None and (cfg.pad_perturb > 0 or cfg.gain_perturb or cfg.noise_snr
+                                                 or cfg.reverb_rt60):
             x, x_lens = perturb_waveforms(x, x_lens, self.sample_rate, cfg.pad_perturb, cfg.gain_perturb or None,
-                                          cfg.noise_snr or None, generator)
+                                          cfg.noise_snr or None, generator, cfg.reverb_rt60 or None,
+                                          tuple(cfg.reverb_drr), cfg.reverb_prob)
         if self.fbank is not None:
             x = self.dither(x, x_lens, train, generator)
         if train and cfg.vtlp and x.shape[0] > 0:

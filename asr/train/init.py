@@ -44,7 +44,7 @@ INIT_UNITS = ("keep", "extend", "new")
 # Frontend fields that change only training (augmentation), never the features a model sees in recognition.
 TRAINING_ONLY_FRONTEND = ("num_freq_masks", "freq_mask_width", "num_time_masks", "time_mask_width",
                           "time_mask_ratio", "speed_perturb", "dither", "pad_perturb", "gain_perturb", "noise_snr",
-                          "vtlp", "eq_perturb", "eq_order")
+                          "reverb_rt60", "reverb_drr", "reverb_prob", "vtlp", "eq_perturb", "eq_order")
 
 
 def init_system(path: str, user_frontend: FrontendConfig, user_model: EncoderConfig, units: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +133,51 @@ def test_perturb_waveforms_pad_gain_noise():
     out, _ = perturb_waveforms(waves[:1], lens[:1], sr, snr_db=(10.0, 10.0), generator=torch.Generator().manual_seed(2))
     snr = 10 * torch.log10(w.pow(2).mean() / (out[0] - w).pow(2).mean())
     assert abs(float(snr) - 10.0) < 0.5
+
+
+def test_synthetic_rir_has_its_reverberation_time_and_drr():
+    """Schroeder's backward integral of the generated response falls 60 dB in rt60 seconds (T20,
+    fitted from -5 to -25 dB, times 3), and the tail's energy is drr_db below the direct path."""
+    from asr.features.augment import synthetic_rir
+
+    sr = 16000
+    for rt60, drr in ((0.3, 0.0), (0.8, 8.0)):
+        h = synthetic_rir(rt60, drr, sr, torch.Generator().manual_seed(3)).double()
+        assert h.shape == (int(rt60 * sr),) and float(h[0]) == 1.0
+        assert abs(10 * math.log10(1.0 / float(h[1:].pow(2).sum())) - drr) < 1e-6
+        tail = h[1:].pow(2)
+        edc = 10 * torch.log10(tail.flip(0).cumsum(0).flip(0) / tail.sum())
+        t5, t25 = int((edc > -5).sum()), int((edc > -25).sum())
+        assert abs(3 * (t25 - t5) / sr - rt60) < 0.1 * rt60
+    with pytest.raises(ValueError):
+        synthetic_rir(0.0, 0.0, sr)
+
+
+def test_perturb_waveforms_reverb():
+    """reverb_prob of the utterances reverberated (their length and RMS kept, the rest untouched);
+    an impulse comes out as the room's response; the same draws with the same seed."""
+    from asr.features.augment import perturb_waveforms
+
+    sr = 8000
+    waves = 0.1 * torch.randn(16, 4000, generator=torch.Generator().manual_seed(0))
+    lens = torch.full((16,), 4000)
+    out, out_lens = perturb_waveforms(waves, lens, sr, rt60=(0.2, 0.6), reverb_prob=0.5,
+                                      generator=torch.Generator().manual_seed(1))
+    assert torch.equal(out_lens, lens)
+    changed = [not torch.equal(out[b], waves[b]) for b in range(16)]
+    assert 3 <= sum(changed) <= 13
+    for b in range(16):
+        torch.testing.assert_close(out[b].pow(2).mean(), waves[b].pow(2).mean(), rtol=1e-4, atol=0)
+    same, _ = perturb_waveforms(waves, lens, sr, rt60=(0.2, 0.6), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(same, out)
+    impulse = torch.zeros(1, 4000)
+    impulse[0, 0] = 1.0
+    out, _ = perturb_waveforms(impulse, torch.tensor([4000]), sr, rt60=(0.25, 0.25), drr_db=(3.0, 3.0),
+                               reverb_prob=1.0, generator=torch.Generator().manual_seed(2))
+    h = out[0].double() / float(out[0, 0])
+    assert h[int(0.25 * sr):].abs().max() < 1e-6 and h[1:8].abs().max() < 1e-6  # the tail: 1 ms to rt60
+    assert h[8:int(0.25 * sr)].abs().sum() > 0.1
+    assert abs(10 * math.log10(1.0 / float(h[1:].pow(2).sum())) - 3.0) < 1e-3
 
 
 def test_eq_perturb_is_a_bounded_smooth_curve_per_utterance():

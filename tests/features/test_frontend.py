@@ -206,7 +206,7 @@ def test_waveform_perturbations_only_in_training(tmp_path):
     from asr.config import ConfigError
 
     cfg = FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none", pad_perturb=0.3, gain_perturb=[-10.0, 10.0],
-                         noise_snr=[20.0, 40.0])
+                         noise_snr=[20.0, 40.0], reverb_rt60=[0.2, 0.5])
     fe = Frontend(cfg)
     waves, lens = _waves([8000, 6000])
     clean, clean_lens = Frontend(FrontendConfig(fbank_conf=_conf(tmp_path), cmvn="none")).eval()(waves, lens)
@@ -218,7 +218,9 @@ def test_waveform_perturbations_only_in_training(tmp_path):
     assert (t_lens >= clean_lens).all() and (t_lens > clean_lens).any()
     for bad in (dict(gain_perturb=[3.0]), dict(noise_snr=[10.0, 0.0]), dict(pad_perturb=-1.0),
                 dict(feature_source="feats", gain_perturb=[-1.0, 1.0]), dict(eq_perturb=-1.0),
-                dict(eq_perturb=3.0, eq_order=0), dict(eq_perturb=3.0, fbank_args=["--use-log-fbank=false"])):
+                dict(eq_perturb=3.0, eq_order=0), dict(eq_perturb=3.0, fbank_args=["--use-log-fbank=false"]),
+                dict(reverb_rt60=[0.5]), dict(reverb_rt60=[0.0, 0.5]), dict(reverb_rt60=[0.2, 0.5], reverb_prob=1.5),
+                dict(reverb_drr=[10.0, 0.0]), dict(feature_source="feats", reverb_rt60=[0.2, 0.5])):
         with pytest.raises(ConfigError):
             Frontend(FrontendConfig(**bad))
 
