@@ -66,8 +66,9 @@ def test_fsdd_recipe(corpora, copy_recipe, run_in_recipe):
     run_in_recipe(s5, "run.sh", "--corpus-dir", str(corpora / "fsdd"),
                   "--speechocean-dir", str(corpora / "speechocean762"), timeout=2400)
     exp = s5 / "exp" / "ctc"
-    # Guards with margin over seeds 0-2 on the development machine (egs/fsdd/s5/RESULTS.md: test
-    # 1.0-5.5%, strings 3.1-6.3%, theo 7.2-13.8%), not #11's targets (test <= 1%, strings <= 5%,
+    # Guards with margin over seeds 0-2 on the development machines (egs/fsdd/s5/RESULTS.md: test
+    # 1.0-5.5%, strings 3.1-6.3%, theo 7.2-13.8% for the earlier defaults; the default without speed
+    # perturbation 1.5-2.5%, 2.9-5.0%, 6.2-8.8%), not #11's targets (test <= 1%, strings <= 5%,
     # theo <= 5%), which are not met yet.
     assert wer(exp / "decode_test") <= 8.0, (exp / "decode_test" / "wer").read_text()
     assert wer(exp / "decode_test_concat") <= 9.0, (exp / "decode_test_concat" / "wer").read_text()
